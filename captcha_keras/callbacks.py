@@ -1,0 +1,154 @@
+"""Training callbacks: sequence accuracy, learning-rate logging, safe checkpoints."""
+
+import json
+import os
+
+import keras
+import numpy as np
+
+from captcha_keras import evaluation
+from captcha_keras.decoding import decode_outputs
+
+
+class SequenceEvaluation(keras.callbacks.Callback):
+    """Scores whole sequences on a fixed validation set after every epoch.
+
+    Like the reference's `Evaluate` callback: a prediction counts only when
+    every character is right and the length matches. Adds `val_seq_acc` and
+    `val_cer` to the epoch logs, so callbacks after it (CSVLogger,
+    TensorBoard, EarlyStopping) see them; with `image_dir` it also writes a
+    TensorBoard image of sample predictions.
+
+    Args:
+        images: uint8 array `(n, height, width, channels)`.
+        texts: list of str. The labels of `images`.
+        family: str. `"ctc"` or `"multihead"`.
+        charset: `Charset`.
+        batch_size: int. Prediction batch size. Defaults to 256.
+        image_dir: str or None. TensorBoard folder for the prediction images.
+        image_count: int. Images in the TensorBoard grid. Defaults to 16.
+    """
+
+    def __init__(self, images, texts, family, charset, batch_size=256, image_dir=None, image_count=16):
+        super().__init__()
+        self.images = images
+        self.texts = list(texts)
+        self.family = family
+        self.charset = charset
+        self.batch_size = batch_size
+        self.image_dir = image_dir
+        self.image_count = image_count
+        self._writer = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        outputs = self.model.predict(self.images, batch_size=self.batch_size, verbose=0)
+        decoded = decode_outputs(outputs, self.family, self.charset)
+        predictions = [text for text, _ in decoded]
+        scores = evaluation.score(self.texts, predictions)
+        if logs is not None:
+            logs["val_seq_acc"] = scores["sequence_accuracy"]
+            logs["val_cer"] = scores["cer"]
+        if self.image_dir:
+            self._write_image(epoch, predictions, [c for _, c in decoded])
+
+    def _write_image(self, epoch, predictions, confidences):
+        import tensorflow as tf
+
+        from captcha_keras.plots import figure_to_png
+        from captcha_keras.plots import prediction_figure
+
+        n = self.image_count
+        fig = prediction_figure(
+            self.images[:n], self.texts[:n], predictions[:n], confidences[:n], title=f"epoch {epoch + 1}"
+        )
+        png = figure_to_png(fig)
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.image_dir)
+        with self._writer.as_default():
+            tf.summary.image("sample_predictions", tf.image.decode_png(png)[None], step=epoch)
+        self._writer.flush()
+
+
+class EpochInfo(keras.callbacks.Callback):
+    """Adds the optimizer's learning rate and the training phase to the epoch logs.
+
+    It reads the rate, it never sets it: the learning-rate policy lives in the
+    optimizer and the phase setup (`training.run_phase`).
+    """
+
+    def __init__(self, phase):
+        super().__init__()
+        self.phase = phase
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(np.asarray(self.model.optimizer.learning_rate))
+            logs["phase"] = self.phase
+
+
+class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """A `ModelCheckpoint` that never leaves a half-written file.
+
+    It saves to a temporary file beside the target and renames it into place;
+    a rename is atomic, so a kill during the save keeps the previous best.
+    Only for a fixed `filepath` (no `{epoch}` placeholders).
+    """
+
+    def __init__(self, filepath, verbose=0, **kwargs):
+        # The parent's message would name the temporary file; this one names the target.
+        super().__init__(filepath, verbose=0, **kwargs)
+        self.announce = verbose
+
+    def _save_model(self, epoch, batch, logs):
+        target = self.filepath
+        root, extension = os.path.splitext(target)
+        temporary = f"{root}.tmp{extension}"
+        self.filepath = temporary
+        try:
+            super()._save_model(epoch, batch, logs)
+        finally:
+            self.filepath = target
+        if os.path.exists(temporary):
+            os.replace(temporary, target)
+            if self.announce:
+                print(f"\nEpoch {epoch + 1}: {self.monitor} improved to {self.best:.5f}, saved {target}")
+
+
+class RunState(keras.callbacks.Callback):
+    """Records progress in `state.json` after each epoch, for `--resume`.
+
+    Holds the phase, the number of finished epochs and the best monitored
+    value so far, written atomically.
+    """
+
+    def __init__(self, path, phase, checkpoint):
+        super().__init__()
+        self.path = path
+        self.phase = phase
+        self.checkpoint = checkpoint
+
+    def on_epoch_end(self, epoch, logs=None):
+        state = read_state(self.path)
+        best = self.checkpoint.best
+        state.update(
+            phase=self.phase,
+            epochs_done=epoch + 1,
+            best=None if best is None or not np.isfinite(best) else float(best),
+        )
+        write_state(self.path, state)
+
+
+def read_state(path):
+    """Reads `state.json`, or an empty dict when there is none."""
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_state(path, state):
+    """Writes `state.json` atomically."""
+    temporary = f"{path}.tmp"
+    with open(temporary, "w") as f:
+        json.dump(state, f, indent=2)
+    os.replace(temporary, path)

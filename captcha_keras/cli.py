@@ -1,0 +1,80 @@
+"""Command-line flags shared by the scripts."""
+
+import argparse
+import os
+import sys
+
+from captcha_keras.charset import DEFAULT_CHARSET
+from captcha_keras.charset import PRESETS
+
+
+def training_parser(family, description):
+    """The flags of `train_ctc.py` / `train_cnn.py`; defaults follow the reference."""
+    from captcha_keras.training import TrainConfig
+
+    d = TrainConfig
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--arch", default="default", help="'default', 'reference', or a registry name")
+    p.add_argument(
+        "--charset", default=DEFAULT_CHARSET, help=f"a preset ({', '.join(PRESETS)}) or literal characters"
+    )
+    p.add_argument("--width", type=int, default=d.width)
+    p.add_argument("--height", type=int, default=d.height)
+    p.add_argument("--length", default=d.length, help="label length: 4, or a range such as 4-6")
+    p.add_argument("--grayscale", action="store_true", help="train on one channel")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--steps", type=int, default=d.steps, help="batches per epoch")
+    p.add_argument("--val-steps", type=int, default=d.val_steps, help="validation batches")
+    p.add_argument("--epochs", type=int, default=d.epochs, help="phase-1 epoch limit")
+    p.add_argument("--fine-tune-epochs", type=int, default=d.fine_tune_epochs, help="phase-2 epoch limit")
+    p.add_argument("--patience", type=int, default=d.patience, help="EarlyStopping patience")
+    p.add_argument("--lr", type=float, default=d.lr, help="phase-1 learning rate (phase 2: x0.1)")
+    p.add_argument("--workers", type=int, default=d.workers, help="processes drawing captchas")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--run-name", default=None, help=f"default: {family}_<date>-<time>")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run of this --run-name")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run of this --run-name")
+    p.add_argument("--output-dir", default=d.output_dir, help="where run folders go")
+    p.add_argument("--logs-dir", default=d.logs_dir, help="where CSV and TensorBoard logs go")
+    p.add_argument("--eval-samples", type=int, default=d.eval_samples, help="fresh captchas for metrics.json")
+    p.add_argument("--verbose", type=int, default=d.verbose, choices=(0, 1, 2), help="Keras fit verbosity")
+    return p
+
+
+def training_config(args, family):
+    """A `TrainConfig` from parsed training flags."""
+    from captcha_keras.training import TrainConfig
+
+    values = {k: v for k, v in vars(args).items()}
+    return TrainConfig(family=family, **values)
+
+
+def describe_device():
+    """One line saying where training runs: the GPUs TensorFlow sees, or the CPU."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        return f"Training on {len(gpus)} GPU(s): {', '.join(g.name for g in gpus)}"
+    return f"Training on the CPU ({os.cpu_count()} cores); no GPU found."
+
+
+def fail(message, code=2):
+    """Prints an error for a person and exits, without a traceback."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def run_training(args, family):
+    """The body of the training scripts: config, device line, train, clear errors."""
+    from captcha_keras.training import train
+
+    try:
+        config = training_config(args, family)
+    except ValueError as error:
+        fail(error)
+    print(describe_device())
+    try:
+        return train(config)
+    except (FileExistsError, FileNotFoundError, ValueError) as error:
+        fail(error)

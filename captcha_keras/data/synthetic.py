@@ -1,0 +1,262 @@
+"""Synthetic captchas drawn with the `captcha` package, as a Keras PyDataset."""
+
+import contextlib
+import random
+import secrets
+import threading
+
+import captcha.image
+import keras
+import numpy as np
+from captcha.image import ImageCaptcha
+
+from captcha_keras.charset import Charset
+from captcha_keras.charset import parse_length
+from captcha_keras.data.targets import make_targets
+
+
+class _SeedableSecrets:
+    """Stands in for the `secrets` module inside `captcha.image`.
+
+    `ImageCaptcha` (0.7) draws all of its randomness from `secrets`, which
+    cannot be seeded, so no two runs would ever see the same captchas. This
+    object answers the three calls it makes from a seeded `random.Random`
+    held per thread, and falls back to the real `secrets` outside
+    `seeded()`, so other users of the package keep cryptographic randomness.
+    """
+
+    def __init__(self):
+        self._local = threading.local()
+
+    def _rng(self):
+        return getattr(self._local, "rng", None)
+
+    def randbelow(self, n):
+        rng = self._rng()
+        return rng.randrange(n) if rng else secrets.randbelow(n)
+
+    def randbits(self, k):
+        rng = self._rng()
+        return rng.getrandbits(k) if rng else secrets.randbits(k)
+
+    def choice(self, sequence):
+        rng = self._rng()
+        return rng.choice(sequence) if rng else secrets.choice(sequence)
+
+    @contextlib.contextmanager
+    def seeded(self, seed):
+        previous = self._rng()
+        self._local.rng = random.Random(seed)
+        try:
+            yield
+        finally:
+            self._local.rng = previous
+
+
+_SECRETS = _SeedableSecrets()
+captcha.image.secrets = _SECRETS
+
+_GENERATORS = threading.local()
+
+# Independent streams of one seed: training, validation and test data never
+# share a captcha.
+STREAMS = {"train": 0, "validation": 1, "test": 2}
+
+
+def _generator(width, height, fonts, font_sizes):
+    # One ImageCaptcha per thread and size: it caches FreeType fonts, which
+    # are not safe to share between threads.
+    key = (width, height, tuple(fonts or ()), tuple(font_sizes or ()))
+    cache = _GENERATORS.__dict__.setdefault("cache", {})
+    if key not in cache:
+        cache[key] = ImageCaptcha(
+            width=width,
+            height=height,
+            fonts=list(fonts) if fonts else None,
+            font_sizes=tuple(font_sizes) if font_sizes else None,
+        )
+    return cache[key]
+
+
+def render_captcha(text, seed, width=128, height=64, grayscale=False, fonts=None, font_sizes=None):
+    """Draws one captcha, the same pixels for the same arguments.
+
+    Args:
+        text: str. The characters to draw.
+        seed: int. Seed of every random choice made while drawing.
+        width: int. Image width in pixels. Defaults to 128.
+        height: int. Image height in pixels. Defaults to 64.
+        grayscale: bool. One channel instead of three. Defaults to False.
+        fonts: list of str. TTF files; defaults to the package's DroidSansMono.
+        font_sizes: tuple of int. Font sizes to pick from; defaults to the
+            package's `(42, 50, 56)`.
+
+    Returns:
+        A uint8 array of shape `(height, width, 1 or 3)`.
+
+    Example:
+
+    >>> render_captcha("AB12", seed=0).shape
+    (64, 128, 3)
+    """
+    generator = _generator(width, height, fonts, font_sizes)
+    with _SECRETS.seeded(seed):
+        image = generator.generate_image(text)
+    image = image.convert("L" if grayscale else "RGB")
+    array = np.asarray(image, dtype="uint8")
+    return array[..., None] if grayscale else array
+
+
+def random_texts(rng, count, characters, min_length, max_length):
+    """Draws `count` random labels with numpy's `rng`."""
+    lengths = rng.integers(min_length, max_length + 1, size=count)
+    indices = rng.integers(0, len(characters), size=(count, max_length))
+    return ["".join(characters[i] for i in row[:n]) for row, n in zip(indices, lengths)]
+
+
+class SyntheticCaptchas(keras.utils.PyDataset):
+    """An endless-looking stream of captchas drawn with `ImageCaptcha`.
+
+    Batch `index` is a pure function of `(seed, stream, index)`: its labels
+    and every random choice of the drawing come from
+    `numpy.random.default_rng([seed, stream, index])`, so the data does not
+    depend on how many workers draw it or in which order.
+
+    Args:
+        charset: str or `Charset`. Defaults to `"alnum_upper"`.
+        width: int. Image width. Defaults to 128.
+        height: int. Image height. Defaults to 64.
+        length: int, `(min, max)` or `"4-6"`. Label length. Defaults to 4.
+        batch_size: int. Defaults to 128.
+        steps: int. Batches per epoch. Defaults to 1000.
+        seed: int. Defaults to 0.
+        stream: str. `"train"`, `"validation"` or `"test"`: three independent
+            streams of one seed. Defaults to `"train"`.
+        grayscale: bool. Defaults to False.
+        family: str. Targets for `"ctc"` or `"multihead"` models, or None for
+            the label texts. Defaults to `"ctc"`.
+        fonts: list of str. TTF font files. Defaults to the package's font.
+        font_sizes: tuple of int. Defaults to the package's sizes.
+        **kwargs: `workers`, `use_multiprocessing`, `max_queue_size`, passed
+            to `keras.utils.PyDataset`.
+
+    Example:
+
+    >>> data = SyntheticCaptchas(charset="digits", batch_size=2, steps=1)
+    >>> images, labels = data[0]
+    >>> images.shape, labels.shape
+    ((2, 64, 128, 3), (2, 4))
+    """
+
+    def __init__(
+        self,
+        charset="alnum_upper",
+        width=128,
+        height=64,
+        length=4,
+        batch_size=128,
+        steps=1000,
+        seed=0,
+        stream="train",
+        grayscale=False,
+        family="ctc",
+        fonts=None,
+        font_sizes=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.charset = charset if isinstance(charset, Charset) else Charset(charset)
+        self.width = width
+        self.height = height
+        self.min_length, self.max_length = parse_length(length)
+        self.batch_size = batch_size
+        self.steps = steps
+        self.seed = seed
+        if stream not in STREAMS:
+            raise ValueError(f"Unknown stream. Expected one of {sorted(STREAMS)}. Received: stream={stream!r}")
+        self.stream = stream
+        self.grayscale = grayscale
+        self.family = family
+        self.fonts = fonts
+        self.font_sizes = font_sizes
+
+    @property
+    def channels(self):
+        return 1 if self.grayscale else 3
+
+    def __len__(self):
+        return self.steps
+
+    def draw_batch(self, index):
+        """Returns `(uint8 images, label texts)` of batch `index`."""
+        rng = np.random.default_rng([self.seed, STREAMS[self.stream], index])
+        texts = random_texts(
+            rng, self.batch_size, self.charset.characters, self.min_length, self.max_length
+        )
+        seeds = rng.integers(0, 2**63, size=self.batch_size)
+        images = np.stack(
+            [
+                render_captcha(
+                    text,
+                    int(seed),
+                    self.width,
+                    self.height,
+                    self.grayscale,
+                    self.fonts,
+                    self.font_sizes,
+                )
+                for text, seed in zip(texts, seeds)
+            ]
+        )
+        return images, texts
+
+    def __getitem__(self, index):
+        if not 0 <= index < self.steps:
+            raise IndexError(f"Batch index out of range. Received: index={index}, steps={self.steps}")
+        images, texts = self.draw_batch(index)
+        images = images.astype("float32")
+        if self.family is None:
+            return images, texts
+        return images, make_targets(texts, self.charset, self.family, self.max_length)
+
+
+def _draw_batch(dataset, index):
+    return dataset.draw_batch(index)
+
+
+def draw_batches(dataset, indices=None, workers=1, progress=None):
+    """Draws many batches, in parallel processes, into one array.
+
+    Args:
+        dataset: `SyntheticCaptchas`.
+        indices: iterable of int. Batches to draw; defaults to all.
+        workers: int. Processes. Defaults to 1 (this process).
+        progress: str or None. A progress bar description; None for none.
+
+    Returns:
+        `(uint8 images, texts)` of all batches in order.
+    """
+    from tqdm.auto import tqdm
+
+    indices = list(range(len(dataset)) if indices is None else indices)
+    bar = tqdm(total=len(indices) * dataset.batch_size, desc=progress, unit="img", disable=progress is None)
+    results = []
+    if workers > 1 and len(indices) > 1:
+        import concurrent.futures
+        import multiprocessing
+
+        # Fork: the children only draw with PIL and numpy, and start at once.
+        context = multiprocessing.get_context("fork")
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            futures = [pool.submit(_draw_batch, dataset, i) for i in indices]
+            for future in futures:
+                results.append(future.result())
+                bar.update(dataset.batch_size)
+    else:
+        for i in indices:
+            results.append(dataset.draw_batch(i))
+            bar.update(dataset.batch_size)
+    bar.close()
+    images = np.concatenate([r[0] for r in results])
+    texts = [t for r in results for t in r[1]]
+    return images, texts

@@ -1,0 +1,129 @@
+"""Model registry: every architecture by name, with its family and settings."""
+
+from captcha_keras.models.crnn_ctc import build_crnn_ctc
+from captcha_keras.models.vgg_multihead import build_vgg_multihead
+
+# Architecture presets in one place. `family` says which targets, loss and
+# decoding a model uses. The reference entries are ypwhs/captcha_break as
+# published; the `_fast` entries are the CPU-friendly defaults.
+ARCHITECTURES = {
+    "vgg_multihead": {
+        "family": "multihead",
+        "builder": build_vgg_multihead,
+        "kwargs": {},
+    },
+    "crnn_ctc": {
+        "family": "ctc",
+        "builder": build_crnn_ctc,
+        "kwargs": {},
+    },
+    "vgg_multihead_fast": {
+        "family": "multihead",
+        "builder": build_vgg_multihead,
+        "kwargs": {
+            "filters": (16, 32, 64, 128, 128),
+            "convs_per_block": 1,
+            "stem_stride": 1,
+            "dropout": 0.2,
+            "use_bias": False,
+        },
+    },
+    "crnn_ctc_fast": {
+        "family": "ctc",
+        "builder": build_crnn_ctc,
+        "kwargs": {
+            "filters": (16, 32, 64, 128, 128),
+            "pools": (None, (2, 2), (2, 2), (2, 1), (2, 1)),
+            "convs_per_block": 1,
+            "stem_stride": 2,
+            "projection": 128,
+            "rnn_units": 64,
+            "rnn_layers": 1,
+            "unroll": True,
+            "use_bias": False,
+        },
+    },
+}
+
+# What `--arch reference` and `--arch default` mean for each family.
+REFERENCE = {"ctc": "crnn_ctc", "multihead": "vgg_multihead"}
+DEFAULT = {"ctc": "crnn_ctc_fast", "multihead": "vgg_multihead_fast"}
+
+
+def resolve_architecture(name, family=None):
+    """Returns the registry name of `name`, accepting `reference`/`default` aliases.
+
+    Raises:
+        ValueError: for an unknown name (listing the valid ones), or an
+            architecture of another family than `family`.
+    """
+    if name in ("reference", "default"):
+        if family is None:
+            raise ValueError(f"'{name}' needs a model family (ctc or multihead).")
+        name = (REFERENCE if name == "reference" else DEFAULT)[family]
+    if name not in ARCHITECTURES:
+        raise ValueError(
+            f"Unknown architecture. Expected one of {sorted(ARCHITECTURES)} "
+            f"(or 'reference', 'default'). Received: arch={name!r}"
+        )
+    if family is not None and ARCHITECTURES[name]["family"] != family:
+        raise ValueError(
+            f"Architecture {name!r} is a {ARCHITECTURES[name]['family']} model; "
+            f"this needs a {family} model."
+        )
+    return name
+
+
+def num_outputs(family, num_characters, min_length, max_length):
+    """Classes of the output layer: CTC adds a blank; multi-head a "no character"
+    class only when labels vary in length."""
+    if family == "ctc" or min_length != max_length:
+        return num_characters + 1
+    return num_characters
+
+
+def build_model(arch, num_characters, height=64, width=128, channels=3, min_length=4, max_length=4, **overrides):
+    """Builds an architecture of the registry for a charset and image size.
+
+    Args:
+        arch: str. A name in `ARCHITECTURES`.
+        num_characters: int. Size of the charset.
+        height: int. Image height. Defaults to 64.
+        width: int. Image width. Defaults to 128.
+        channels: int. 1 or 3. Defaults to 3.
+        min_length: int. Shortest label. Defaults to 4.
+        max_length: int. Longest label. Defaults to 4.
+        **overrides: builder arguments that replace the preset's.
+
+    Returns:
+        An uncompiled `keras.Model`.
+
+    Example:
+
+    >>> build_model("crnn_ctc", 36).count_params()
+    3157317
+    """
+    arch = resolve_architecture(arch)
+    spec = ARCHITECTURES[arch]
+    kwargs = dict(spec["kwargs"], **overrides)
+    kwargs.update(
+        height=height,
+        width=width,
+        channels=channels,
+        num_classes=num_outputs(spec["family"], num_characters, min_length, max_length),
+        name=arch,
+    )
+    if spec["family"] == "multihead":
+        kwargs["num_heads"] = max_length
+    model = spec["builder"](**kwargs)
+    if spec["family"] == "ctc" and model.output_shape[1] < max_length:
+        raise ValueError(
+            f"{arch} at width={width} has {model.output_shape[1]} time steps, fewer than "
+            f"the longest label ({max_length}). Use a wider image."
+        )
+    return model
+
+
+def family_of(arch):
+    """The family (`ctc` or `multihead`) of a registry name."""
+    return ARCHITECTURES[resolve_architecture(arch)]["family"]

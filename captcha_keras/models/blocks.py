@@ -1,0 +1,59 @@
+"""Building blocks shared by the model builders."""
+
+import math
+
+from keras import layers
+
+
+def apply_conv_block(x, filters, convs, pool, name, strides=1, use_bias=True):
+    """Applies `convs` x [Conv 3x3, BatchNorm, ReLU], then a max-pool.
+
+    Args:
+        x: tensor. The block's input.
+        filters: int. Filters of every convolution.
+        convs: int. How many convolutions.
+        pool: tuple of int, or None. Max-pool size; None for no pooling.
+        name: str. Prefix of the block's layer names.
+        strides: int. Stride of the first convolution. Defaults to 1.
+        use_bias: bool. The reference design keeps a bias before the
+            BatchNorm (it is redundant, but it is in the parameter count).
+    """
+    for i in range(convs):
+        x = layers.Conv2D(
+            filters,
+            3,
+            strides=strides if i == 0 else 1,
+            padding="same",
+            use_bias=use_bias,
+            kernel_initializer="he_uniform",
+            name=f"{name}_conv{i + 1}",
+        )(x)
+        x = layers.BatchNormalization(name=f"{name}_bn{i + 1}")(x)
+        x = layers.Activation("relu", name=f"{name}_relu{i + 1}")(x)
+    if pool:
+        x = layers.MaxPooling2D(pool, name=f"{name}_pool")(x)
+    return x
+
+
+def apply_input(height, width, channels):
+    """Returns `(input, rescaled)`: models read 0-255 pixels and scale inside.
+
+    Scaling in the model keeps every client (SavedModel, HTTP, ONNX) free of
+    preprocessing conventions: they send pixel values as they are.
+    """
+    from keras import Input
+
+    inputs = Input((height, width, channels), name="image")
+    return inputs, layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+
+
+def check_input_size(height, width, stem_stride, pools, name):
+    """Raises a ValueError when the conv stack would shrink the image to nothing."""
+    factor_h = stem_stride * math.prod(p[0] if p else 1 for p in pools)
+    factor_w = stem_stride * math.prod(p[1] if p else 1 for p in pools)
+    if height < factor_h or width < factor_w:
+        raise ValueError(
+            f"The image is too small for the {name} conv stack: it needs at least "
+            f"height={factor_h} and width={factor_w}. Received: height={height}, width={width}"
+        )
+    return height // factor_h, width // factor_w

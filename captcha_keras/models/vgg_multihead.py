@@ -1,0 +1,74 @@
+"""VGG-style CNN with one softmax head per character (ypwhs/captcha_break)."""
+
+import keras
+from keras import layers
+
+from captcha_keras.data.targets import head_names
+from captcha_keras.models.blocks import apply_conv_block
+from captcha_keras.models.blocks import apply_input
+from captcha_keras.models.blocks import check_input_size
+
+
+def build_vgg_multihead(
+    height=64,
+    width=128,
+    channels=3,
+    num_classes=36,
+    num_heads=4,
+    filters=(32, 64, 128, 256, 256),
+    convs_per_block=2,
+    stem_stride=1,
+    dropout=0.0,
+    use_bias=True,
+    name="vgg_multihead",
+):
+    """Builds the multi-head CNN: conv blocks, Flatten, one Dense softmax per character.
+
+    With the defaults (128x64x3, 36 classes, 4 heads) this is the reference
+    architecture: 2,653,360 parameters.
+
+    Args:
+        height: int. Image height. Defaults to 64.
+        width: int. Image width. Defaults to 128.
+        channels: int. 1 (grayscale) or 3. Defaults to 3.
+        num_classes: int. Classes per head (the charset, plus one "no
+            character" class for variable lengths). Defaults to 36.
+        num_heads: int. The longest label. Defaults to 4.
+        filters: tuple of int. Filters of each block; each block ends with a
+            2x2 max-pool.
+        convs_per_block: int. Convolutions per block. Defaults to 2.
+        stem_stride: int. Stride of the very first convolution. Defaults to 1.
+        dropout: float. Dropout before the heads. Defaults to 0.
+        use_bias: bool. Conv biases, as in the reference. Defaults to True.
+        name: str. The model's name.
+
+    Returns:
+        An uncompiled `keras.Model` with outputs named `c1`..`cN`.
+
+    Example:
+
+    >>> model = build_vgg_multihead()
+    >>> model.count_params()
+    2653360
+    """
+    pools = [(2, 2)] * len(filters)
+    check_input_size(height, width, stem_stride, pools, name)
+    inputs, x = apply_input(height, width, channels)
+    for i, (block_filters, pool) in enumerate(zip(filters, pools)):
+        x = apply_conv_block(
+            x,
+            block_filters,
+            convs_per_block,
+            pool,
+            name=f"block{i + 1}",
+            strides=stem_stride if i == 0 else 1,
+            use_bias=use_bias,
+        )
+    x = layers.Flatten(name="flatten")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = {
+        head: layers.Dense(num_classes, activation="softmax", name=head)(x)
+        for head in head_names(num_heads)
+    }
+    return keras.Model(inputs, outputs, name=name)

@@ -1,0 +1,113 @@
+"""Pictures a person would rather look at than read: curves, prediction grids, diagrams."""
+
+import csv
+import io
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")  # Files only: training runs headless.
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+RIGHT, WRONG = "#1a7f37", "#cf222e"
+
+
+def read_history(csv_path):
+    """Reads a CSVLogger file into `{column: [float, ...]}`."""
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    columns = {}
+    for row in rows:
+        for key, value in row.items():
+            try:
+                columns.setdefault(key, []).append(float(value))
+            except (TypeError, ValueError):
+                columns.setdefault(key, []).append(float("nan"))
+    return columns
+
+
+def plot_history(csv_path, out_path):
+    """Plots loss, sequence accuracy and learning rate per epoch from a training CSV."""
+    history = read_history(csv_path)
+    epochs = np.asarray(history.get("epoch", []), dtype=int) + 1
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for key, label in (("loss", "train"), ("val_loss", "validation")):
+        if key in history:
+            axes[0].plot(epochs, history[key], marker=".", label=label)
+    axes[0].set(title="Loss", xlabel="epoch", yscale="log")
+    if "val_seq_acc" in history:
+        axes[1].plot(epochs, np.asarray(history["val_seq_acc"]) * 100, marker=".", color=RIGHT)
+    axes[1].set(title="Validation sequence accuracy (%)", xlabel="epoch")
+    if "learning_rate" in history:
+        axes[2].plot(epochs, history["learning_rate"], marker=".", color="#6f42c1")
+    axes[2].set(title="Learning rate", xlabel="epoch", yscale="log")
+    if "phase" in history and 2 in history["phase"]:
+        start = epochs[history["phase"].index(2)]
+        for ax in axes:
+            ax.axvline(start - 0.5, color="grey", linestyle="--", linewidth=1)
+        axes[1].annotate("phase 2 (lr x0.1)", (start - 0.5, 0.02), xycoords=("data", "axes fraction"), color="grey")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=100)
+    plt.close(fig)
+
+
+def prediction_figure(images, truths, predictions, confidences=None, columns=4, title=None):
+    """A grid of images titled with their predictions: green when right, red when wrong."""
+    count = len(images)
+    rows = max(1, -(-count // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 2.6, rows * 1.7), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= count:
+            continue
+        image = np.asarray(images[i])
+        ax.imshow(image[..., 0] if image.shape[-1] == 1 else image.astype("uint8"), cmap="gray", vmin=0, vmax=255)
+        right = truths[i] == predictions[i]
+        text = f"{predictions[i]}" + (f" ({confidences[i]:.2f})" if confidences is not None else "")
+        if not right:
+            text += f"\ntrue: {truths[i]}"
+        ax.set_title(text, color=RIGHT if right else WRONG, fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_predictions(images, truths, predictions, out_path, confidences=None, columns=4, title=None):
+    """Saves `prediction_figure` as a PNG."""
+    fig = prediction_figure(images, truths, predictions, confidences, columns, title)
+    fig.savefig(out_path, dpi=100)
+    plt.close(fig)
+
+
+def figure_to_png(fig):
+    """Renders a figure to PNG bytes (for TensorBoard) and closes it."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def plot_architecture(model, out_path):
+    """Draws the model diagram with `keras.utils.plot_model`.
+
+    Returns:
+        True if the diagram was written; False, with a warning that says what
+        to install, when Graphviz or pydot is missing.
+    """
+    import keras
+
+    try:
+        keras.utils.plot_model(model, to_file=out_path, show_shapes=True, show_layer_names=True, dpi=72)
+    except ImportError as error:
+        warnings.warn(
+            f"No model diagram: {error}. Install Graphviz (for example `apt-get install graphviz`) "
+            "and `pip install pydot`.",
+            stacklevel=2,
+        )
+        return False
+    return True

@@ -1,0 +1,111 @@
+"""Reading captchas with a trained run: load, preprocess, predict, decode.
+
+Only TensorFlow (for the SavedModel) and this package's small pure modules
+are needed: no model code, no training code. The CLI, the HTTP service and
+the exports build on `Predictor`.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+
+from captcha_keras.decoding import decode_outputs
+from captcha_keras.images import ImageError
+from captcha_keras.images import list_images
+from captcha_keras.images import load_image
+from captcha_keras.images import to_model_input
+from captcha_keras.run_config import RunConfig
+
+SAVEDMODEL_DIR = "savedmodel"
+
+
+@dataclasses.dataclass
+class Prediction:
+    """One read captcha."""
+
+    text: str
+    confidence: float
+
+
+class Predictor:
+    """Reads captchas with a run's SavedModel.
+
+    Args:
+        config: `RunConfig`. The run's input size and charset.
+        serve: callable. Takes a float32 batch `(n, height, width, channels)`
+            of 0-255 pixels; returns the model's outputs.
+        strategy: str. CTC decoding, `"greedy"` or `"beam_search"`.
+
+    Example:
+
+    >>> predictor = Predictor.load("saved_models/ctc_default")
+    >>> predictor.predict_files(["captcha.png"])
+    """
+
+    def __init__(self, config, serve, strategy="greedy", beam_width=10):
+        self.config = config
+        self.charset = config.make_charset()
+        self._serve = serve
+        self.strategy = strategy
+        self.beam_width = beam_width
+
+    @classmethod
+    def load(cls, run_dir, strategy="greedy", beam_width=10):
+        """Loads `run_dir/savedmodel` with `tf.saved_model.load`."""
+        import tensorflow as tf
+
+        config = RunConfig.load(run_dir)
+        path = os.path.join(run_dir, SAVEDMODEL_DIR)
+        if not os.path.isdir(path):
+            raise FileNotFoundError(f"{run_dir!r} has no {SAVEDMODEL_DIR}/ folder to load.")
+        loaded = tf.saved_model.load(path)
+        predictor = cls(config, loaded.serve, strategy, beam_width)
+        predictor._loaded = loaded  # Keep the trackable alive with its function.
+        return predictor
+
+    def preprocess(self, source):
+        """Loads an image (path, bytes or PIL image) as a model input array."""
+        image = source if hasattr(source, "convert") else load_image(source)
+        c = self.config
+        return to_model_input(image, c.width, c.height, c.channels, c.keep_aspect)
+
+    def predict_arrays(self, images):
+        """Reads a batch of uint8 `(n, height, width, channels)` arrays."""
+        images = np.asarray(images)
+        expected = (self.config.height, self.config.width, self.config.channels)
+        if images.ndim != 4 or images.shape[1:] != expected:
+            raise ValueError(f"Images must be (n, {', '.join(map(str, expected))}). Received: shape={images.shape}")
+        outputs = self._serve(images.astype("float32"))
+        if isinstance(outputs, dict):
+            outputs = {k: np.asarray(v) for k, v in outputs.items()}
+        elif isinstance(outputs, (list, tuple)):
+            outputs = [np.asarray(v) for v in outputs]
+        else:
+            outputs = np.asarray(outputs)
+        decoded = decode_outputs(outputs, self.config.family, self.charset, self.strategy, self.beam_width)
+        return [Prediction(text, confidence) for text, confidence in decoded]
+
+    def predict(self, sources):
+        """Reads images given as paths, bytes or PIL images (all must be readable)."""
+        return self.predict_arrays(np.stack([self.preprocess(s) for s in sources]))
+
+    def predict_files(self, paths, batch_size=64):
+        """Reads files and folders; yields `(path, Prediction or ImageError)`.
+
+        A file that cannot be read yields its error and the others go on.
+        """
+        files = list_images(paths)
+        for start in range(0, len(files), batch_size):
+            chunk = files[start : start + batch_size]
+            arrays, readable, results = [], [], {}
+            for path in chunk:
+                try:
+                    arrays.append(self.preprocess(path))
+                    readable.append(path)
+                except ImageError as error:
+                    results[path] = error
+            if arrays:
+                results.update(zip(readable, self.predict_arrays(np.stack(arrays))))
+            for path in chunk:
+                yield path, results[path]

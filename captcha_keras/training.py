@@ -1,0 +1,306 @@
+"""The two-phase training recipe of the reference design, with resume.
+
+Phase 1 trains with Adam until EarlyStopping; phase 2 reloads the best
+checkpoint and goes on at a tenth of the learning rate. Both phases log to
+the same CSV and TensorBoard folder and checkpoint the best weights.
+"""
+
+import csv
+import dataclasses
+import datetime
+import json
+import math
+import os
+import shutil
+
+import keras
+
+from captcha_keras.callbacks import AtomicModelCheckpoint
+from captcha_keras.callbacks import EpochInfo
+from captcha_keras.callbacks import RunState
+from captcha_keras.callbacks import SequenceEvaluation
+from captcha_keras.callbacks import read_state
+from captcha_keras.callbacks import write_state
+from captcha_keras.charset import Charset
+from captcha_keras.charset import parse_length
+from captcha_keras.data.synthetic import SyntheticCaptchas
+from captcha_keras.data.synthetic import draw_batches
+from captcha_keras.data.targets import make_targets
+from captcha_keras.losses import CTCLoss
+from captcha_keras.models import build_model
+from captcha_keras.models import resolve_architecture
+from captcha_keras.run_config import RunConfig
+
+BEST = "best.keras"
+STATE = "state.json"
+FINE_TUNE_FACTOR = 0.1
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Settings of one training run; the scripts' flags carry the same names.
+
+    Args:
+        family: str. `"ctc"` or `"multihead"`.
+        arch: str. Registry name, or `"default"` / `"reference"`.
+        charset: str. Preset name or literal characters.
+        width, height: int. Image size.
+        length: str. Label length, `"4"` or a range `"4-6"`.
+        grayscale: bool. One input channel.
+        batch_size, steps, val_steps: int. Batch size, batches per epoch,
+            validation batches (drawn once, fixed for the whole run).
+        epochs, fine_tune_epochs: int. Epoch limits of phases 1 and 2.
+        patience: int. EarlyStopping patience (epochs).
+        lr: float. Phase-1 learning rate; phase 2 uses a tenth of it.
+        workers: int. Processes drawing captchas.
+        seed: int. Seed of the training, validation and test streams.
+        run_name: str. Folder name under `output_dir` and `logs_dir`.
+        resume: bool. Continue an interrupted run of the same name.
+        eval_samples: int. Fresh test captchas scored into `metrics.json`.
+    """
+
+    family: str = "ctc"
+    arch: str = "default"
+    charset: str = "alnum_upper"
+    width: int = 128
+    height: int = 64
+    length: str = "4"
+    grayscale: bool = False
+    batch_size: int = 128
+    steps: int = 1000
+    val_steps: int = 100
+    epochs: int = 100
+    fine_tune_epochs: int = 100
+    patience: int = 3
+    lr: float = 1e-3
+    workers: int = 2
+    seed: int = 0
+    run_name: str = None
+    resume: bool = False
+    overwrite: bool = False
+    output_dir: str = "saved_models"
+    logs_dir: str = "logs"
+    eval_samples: int = 2000
+    verbose: int = 1
+
+    def __post_init__(self):
+        self.arch = resolve_architecture(self.arch, self.family)
+        self.min_length, self.max_length = parse_length(self.length)
+        self.charset = Charset(self.charset).characters
+        if self.run_name is None:
+            stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+            self.run_name = f"{self.family}_{stamp}"
+
+    @property
+    def run_dir(self):
+        return os.path.join(self.output_dir, self.run_name)
+
+    @property
+    def log_dir(self):
+        return os.path.join(self.logs_dir, self.run_name)
+
+    def run_config(self):
+        return RunConfig(
+            arch=self.arch,
+            family=self.family,
+            charset=self.charset,
+            width=self.width,
+            height=self.height,
+            min_length=self.min_length,
+            max_length=self.max_length,
+            channels=1 if self.grayscale else 3,
+        )
+
+
+def compile_model(model, family, charset, learning_rate):
+    """Compiles with the reference optimizer, Adam with AMSGrad, and the family's loss."""
+    if family == "ctc":
+        loss = CTCLoss(blank_index=charset.blank_index)
+    else:
+        loss = {head: "sparse_categorical_crossentropy" for head in model.output_names}
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate, amsgrad=True), loss=loss)
+    return model
+
+
+def prepare_run_dirs(config):
+    """Creates the run and log folders, refusing to overwrite a run by accident."""
+    run_dir, log_dir = config.run_dir, config.log_dir
+    if os.path.exists(run_dir) and not config.resume:
+        if not config.overwrite:
+            raise FileExistsError(
+                f"{run_dir} already exists. Pass --resume to continue it, --overwrite to "
+                "start it again, or another --run-name."
+            )
+        shutil.rmtree(run_dir)
+        shutil.rmtree(log_dir, ignore_errors=True)
+    os.makedirs(run_dir, exist_ok=True)
+    os.makedirs(log_dir, exist_ok=True)
+
+
+def make_data(config, charset):
+    """The training stream and the fixed validation arrays of a run."""
+    common = dict(
+        charset=charset,
+        width=config.width,
+        height=config.height,
+        length=(config.min_length, config.max_length),
+        grayscale=config.grayscale,
+        seed=config.seed,
+        batch_size=config.batch_size,
+    )
+    train = SyntheticCaptchas(
+        steps=config.steps,
+        family=config.family,
+        workers=config.workers,
+        use_multiprocessing=config.workers > 1,
+        **common,
+    )
+    validation = SyntheticCaptchas(steps=config.val_steps, stream="validation", family=None, **common)
+    images, texts = draw_batches(validation, workers=config.workers, progress="validation captchas")
+    return train, images, texts
+
+
+def trim_csv(path, first_epoch):
+    """Drops CSV rows of epochs at or after `first_epoch` (they will be run again)."""
+    if not os.path.isfile(path):
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return
+    header, body = rows[0], rows[1:]
+    kept = [r for r in body if r and int(r[0]) < first_epoch]
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows([header] + kept)
+
+
+def backup_epoch(backup_dir, default):
+    """The epoch BackupAndRestore will resume from, or `default` without a backup."""
+    path = os.path.join(backup_dir, "training_metadata.json")
+    if not os.path.isfile(path):
+        return default
+    with open(path) as f:
+        return json.load(f)["epoch"]
+
+
+def phase_callbacks(config, phase, validation, charset, best_so_far, verbose):
+    """The callbacks of one phase; order matters, since later ones read the logs
+    that earlier ones add (sequence accuracy, learning rate)."""
+    images, texts = validation
+    checkpoint = AtomicModelCheckpoint(
+        os.path.join(config.run_dir, BEST),
+        monitor="val_loss",
+        save_best_only=True,
+        initial_value_threshold=best_so_far,
+        verbose=verbose,
+    )
+    return [
+        SequenceEvaluation(
+            images,
+            texts,
+            config.family,
+            charset,
+            image_dir=os.path.join(config.log_dir, "tensorboard", "predictions"),
+        ),
+        EpochInfo(phase),
+        keras.callbacks.BackupAndRestore(
+            os.path.join(config.run_dir, "backup", f"phase{phase}"), double_checkpoint=True
+        ),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, verbose=verbose),
+        keras.callbacks.CSVLogger(os.path.join(config.log_dir, "training.csv"), append=True),
+        checkpoint,
+        keras.callbacks.TensorBoard(os.path.join(config.log_dir, "tensorboard")),
+        RunState(os.path.join(config.run_dir, STATE), phase, checkpoint),
+    ]
+
+
+def run_phase(model, config, phase, train, validation, charset, start_epoch, epochs, best_so_far):
+    """Fits one phase; returns `(epochs finished, best val_loss)`.
+
+    Phase 1 uses `config.lr`; phase 2 recompiles with a fresh Adam at
+    `config.lr * FINE_TUNE_FACTOR`, as the reference does. This is the one
+    place the learning rate is set.
+    """
+    learning_rate = config.lr if phase == 1 else config.lr * FINE_TUNE_FACTOR
+    compile_model(model, config.family, charset, learning_rate)
+    backup_dir = os.path.join(config.run_dir, "backup", f"phase{phase}")
+    trim_csv(os.path.join(config.log_dir, "training.csv"), backup_epoch(backup_dir, start_epoch))
+    callbacks = phase_callbacks(config, phase, validation, charset, best_so_far, config.verbose)
+    images, texts = validation
+    history = model.fit(
+        train,
+        initial_epoch=start_epoch,
+        epochs=start_epoch + epochs,
+        validation_data=(images, make_targets(texts, charset, config.family, config.max_length)),
+        validation_batch_size=256,
+        callbacks=callbacks,
+        verbose=config.verbose,
+    )
+    checkpoint = next(c for c in callbacks if isinstance(c, AtomicModelCheckpoint))
+    finished = history.epoch[-1] + 1 if history.epoch else start_epoch
+    return finished, checkpoint.best
+
+
+def train(config):
+    """Trains a run end to end and writes its folder; returns the run folder.
+
+    Args:
+        config: `TrainConfig`.
+    """
+    from captcha_keras.reports import finish_run
+
+    prepare_run_dirs(config)
+    charset = Charset(config.charset)
+    run_config = config.run_config()
+    run_config.save(config.run_dir)
+    state_path = os.path.join(config.run_dir, STATE)
+    state = read_state(state_path) if config.resume else {}
+    if config.resume and not state:
+        print(f"Nothing to resume in {config.run_dir}: starting from the beginning.")
+
+    model = build_model(
+        config.arch,
+        len(charset),
+        height=config.height,
+        width=config.width,
+        channels=run_config.channels,
+        min_length=config.min_length,
+        max_length=config.max_length,
+    )
+    train_data, images, texts = make_data(config, charset)
+    validation = (images, texts)
+
+    phase1 = state.get("phase1")
+    if phase1 is None:
+        done, best = run_phase(
+            model, config, 1, train_data, validation, charset, 0, config.epochs, state.get("best")
+        )
+        phase1 = {"epochs": done, "best": _finite(best)}
+        state = dict(read_state(state_path), phase1=phase1)
+        write_state(state_path, state)
+
+    if config.fine_tune_epochs > 0 and "phase2" not in state:
+        # Phase 2 starts from the best weights of phase 1, not the last ones.
+        model.load_weights(os.path.join(config.run_dir, BEST))
+        best_so_far = state.get("best") if state.get("phase") == 2 else phase1["best"]
+        done, best = run_phase(
+            model,
+            config,
+            2,
+            train_data,
+            validation,
+            charset,
+            phase1["epochs"],
+            config.fine_tune_epochs,
+            best_so_far,
+        )
+        state = dict(read_state(state_path), phase2={"epochs": done, "best": _finite(best)})
+        write_state(state_path, state)
+
+    best_model = keras.models.load_model(os.path.join(config.run_dir, BEST))
+    finish_run(best_model, run_config, config.run_dir, config.log_dir, config.seed, config.eval_samples)
+    return config.run_dir
+
+
+def _finite(value):
+    return None if value is None or not math.isfinite(value) else float(value)

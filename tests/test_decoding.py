@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+
+from captcha_keras.charset import Charset
+from captcha_keras.decoding import decode_ctc
+from captcha_keras.decoding import decode_multihead
+
+CHARSET = Charset("ab")  # a=0, b=1, blank=2
+
+
+def frames(*rows):
+    """Probabilities of one sample, one row per time step."""
+    return np.array([rows], dtype="float32")
+
+
+@pytest.mark.parametrize(
+    "probs, text, confidence",
+    [
+        # a, blank, b -> "ab"; the best path's probability is 0.9 * 1 * 0.8.
+        (frames([0.9, 0.0, 0.1], [0, 0, 1], [0.1, 0.8, 0.1]), "ab", 0.72),
+        # a, a -> merged into one "a".
+        (frames([1, 0, 0], [1, 0, 0]), "a", 1.0),
+        # a, blank, a -> two "a"s: the blank separates repeats.
+        (frames([1, 0, 0], [0, 0, 1], [1, 0, 0]), "aa", 1.0),
+        # all blanks -> empty text.
+        (frames([0, 0, 1], [0, 0, 1]), "", 1.0),
+    ],
+)
+def test_greedy(probs, text, confidence):
+    [(decoded, score)] = decode_ctc(probs, CHARSET)
+    assert decoded == text
+    assert score == pytest.approx(confidence, abs=1e-5)
+
+
+def test_beam_search_sums_paths_greedy_does_not():
+    # Greedy takes blank at every step (0.4 * 0.4) = "" with 0.16, but "a" has
+    # total probability 1 - P("") - ... : paths a-, -a, aa give 0.3*0.4*2+0.3*0.3... > 0.16.
+    probs = frames([0.3, 0.3, 0.4], [0.3, 0.3, 0.4])
+    [(greedy, _)] = decode_ctc(probs, CHARSET, "greedy")
+    [(beam, score)] = decode_ctc(probs, CHARSET, "beam_search", beam_width=10)
+    assert greedy == ""
+    assert beam in ("a", "b")
+    # P("a") = a- + -a + aa = 0.12 + 0.12 + 0.09.
+    assert score == pytest.approx(0.33, abs=1e-4)
+
+
+def test_batch_and_shape_checks():
+    probs = np.concatenate([frames([1, 0, 0], [0, 0, 1]), frames([0, 1, 0], [0, 1, 0])])
+    assert [t for t, _ in decode_ctc(probs, CHARSET)] == ["a", "b"]
+    with pytest.raises(ValueError, match=r"\(batch, time_steps, 3\)"):
+        decode_ctc(np.zeros((1, 4, 5)), CHARSET)
+    with pytest.raises(ValueError, match="Unknown decoding strategy"):
+        decode_ctc(probs, CHARSET, "nope")
+
+
+def test_multihead_decoding_and_no_character_class():
+    heads = [np.array([[0.1, 0.9, 0.0]]), np.array([[0.8, 0.2, 0.0]]), np.array([[0.0, 0.5, 0.5]])]
+    # argmax of the last head is the first of the tie (b=1): "bab".
+    [(text, confidence)] = decode_multihead(heads, CHARSET)
+    assert text == "bab" and confidence == pytest.approx(0.9 * 0.8 * 0.5)
+    heads[2] = np.array([[0.0, 0.1, 0.9]])  # "no character" wins the third head.
+    [(text, confidence)] = decode_multihead(heads, CHARSET)
+    assert text == "ba" and confidence == pytest.approx(0.9 * 0.8 * 0.9)

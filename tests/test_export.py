@@ -1,0 +1,66 @@
+"""The SavedModel serves the Keras model's outputs without the training code."""
+
+import subprocess
+import sys
+
+import keras
+import numpy as np
+
+from captcha_keras.data.synthetic import SyntheticCaptchas
+from captcha_keras.prediction import Predictor
+from captcha_keras.run_config import RunConfig
+
+FRESH_PROCESS = """
+import sys
+import numpy as np
+import tensorflow as tf
+assert "captcha_keras" not in sys.modules
+loaded = tf.saved_model.load(sys.argv[1])
+served = loaded.serve
+images = np.load(sys.argv[2])
+for name, batch in (("all", images), ("one", images[:1])):
+    out = served(tf.constant(batch))
+    if isinstance(out, dict):
+        np.savez(sys.argv[3] + name, **{k: v.numpy() for k, v in out.items()})
+    else:
+        np.savez(sys.argv[3] + name, probs=out.numpy())
+"""
+
+
+def keras_outputs(run_dir, images):
+    model = keras.models.load_model(run_dir / "best.keras", compile=False)
+    outputs = model.predict(images, verbose=0)
+    return outputs if isinstance(outputs, dict) else {"probs": outputs}
+
+
+def test_savedmodel_in_a_fresh_process_matches_keras(ctc_run, cnn_run, tmp_path):
+    for run_dir, _ in (ctc_run, cnn_run):
+        config = RunConfig.load(run_dir)
+        images, _ = SyntheticCaptchas(config.charset, config.width, config.height, (config.min_length, config.max_length),
+                                      batch_size=5, steps=1, seed=99, family=None)[0]
+        np.save(tmp_path / "images.npy", images)
+        prefix = str(tmp_path / f"served_{config.family}_")
+        subprocess.run(
+            [sys.executable, "-c", FRESH_PROCESS, str(run_dir / "savedmodel"), str(tmp_path / "images.npy"), prefix],
+            check=True,
+            capture_output=True,
+        )
+        expected = keras_outputs(run_dir, images)
+        for name, count in (("all", 5), ("one", 1)):
+            served = np.load(prefix + name + ".npz")
+            assert sorted(served.files) == sorted(expected)
+            for key in expected:
+                assert served[key].shape[0] == count
+                np.testing.assert_allclose(served[key], expected[key][:count], atol=1e-5)
+
+
+def test_predictor_decodes_the_same_as_the_keras_model(ctc_run):
+    from captcha_keras.decoding import decode_outputs
+
+    run_dir, _ = ctc_run
+    predictor = Predictor.load(run_dir)
+    images, _ = SyntheticCaptchas("digits", 64, 32, "2-3", batch_size=8, steps=1, seed=5, family=None)[0]
+    expected = decode_outputs(keras_outputs(run_dir, images)["probs"], "ctc", predictor.charset)
+    got = predictor.predict_arrays(images.astype("uint8"))
+    assert [p.text for p in got] == [t for t, _ in expected]
+    np.testing.assert_allclose([p.confidence for p in got], [c for _, c in expected], rtol=1e-4)

@@ -1,0 +1,66 @@
+"""End to end through the real scripts: train, evaluate, predict."""
+
+import json
+
+import pytest
+from PIL import Image
+
+from captcha_keras.data.synthetic import render_captcha
+from conftest import read_json
+from conftest import run_script
+
+RUN_FILES = ["best.keras", "config.json", "metrics.json", "training.csv", "model.png", "history.png",
+             "predictions.png", "savedmodel/saved_model.pb"]
+
+
+@pytest.mark.parametrize("fixture, family, arch", [("ctc_run", "ctc", "crnn_ctc_fast"),
+                                                   ("cnn_run", "multihead", "vgg_multihead_fast")])
+def test_training_writes_every_output(fixture, family, arch, request):
+    run_dir, log_dir = request.getfixturevalue(fixture)
+    for name in RUN_FILES:
+        assert (run_dir / name).is_file(), name
+    for name in ("model.png", "history.png", "predictions.png"):
+        with Image.open(run_dir / name) as image:
+            assert image.width > 100 and image.height > 100
+    config = read_json(run_dir / "config.json")
+    assert config["family"] == family and config["arch"] == arch
+    assert config["charset"] == "0123456789" and (config["width"], config["height"]) == (64, 32)
+    metrics = read_json(run_dir / "metrics.json")
+    assert metrics["samples"] == 40 and 0 <= metrics["sequence_accuracy"] <= 1 and metrics["cer"] >= 0
+    assert (log_dir / "training.csv").is_file()
+    events = list((log_dir / "tensorboard").rglob("events.out.tfevents.*"))
+    assert {p.parent.name for p in events} >= {"train", "validation", "predictions"}
+
+
+def test_evaluate_script_scores_fresh_captchas(ctc_run, tmp_path):
+    run_dir, _ = ctc_run
+    out = tmp_path / "scores.json"
+    result = run_script("evaluate.py", "--model", run_dir, "--samples", "30", "--seed", "3", "--json", out,
+                        "--workers", "1")
+    scores = json.loads(out.read_text())
+    assert scores["samples"] == 30 and 0 <= scores["sequence_accuracy"] <= 1
+    assert f"sequence accuracy: {scores['sequence_accuracy']:.4%}" in result.stdout
+
+
+def test_evaluate_script_rejects_a_folder_that_is_not_a_run(tmp_path):
+    result = run_script("evaluate.py", "--model", tmp_path, check=False)
+    assert result.returncode == 2 and "no config.json" in result.stderr
+
+
+def test_predict_script_reads_good_files_and_reports_bad_ones(cnn_run, tmp_path):
+    run_dir, _ = cnn_run
+    folder = tmp_path / "images"
+    folder.mkdir()
+    Image.fromarray(render_captcha("123", 1, 64, 32)).save(folder / "a.png")
+    Image.fromarray(render_captcha("456", 2, 160, 60)).save(folder / "b.jpg")  # another size: resized
+    (folder / "broken.png").write_bytes(b"not an image")
+    (folder / "truncated.png").write_bytes((folder / "a.png").read_bytes()[:200])
+    result = run_script("predict.py", "--model", run_dir, folder, tmp_path / "missing.png", check=False)
+    assert result.returncode == 1
+    lines = [line.split("\t") for line in result.stdout.strip().splitlines()]
+    assert [line[0] for line in lines] == [str(folder / "a.png"), str(folder / "b.jpg")]
+    for _, text, confidence in lines:
+        assert len(text) <= 3 and set(text) <= set("0123456789") and 0 <= float(confidence) <= 1
+    errors = result.stderr
+    assert "broken.png: not an image" in errors and "truncated.png: corrupt or truncated" in errors
+    assert "missing.png: no such file" in errors
