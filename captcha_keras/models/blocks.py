@@ -35,6 +35,25 @@ def apply_conv_block(x, filters, convs, pool, name, strides=1, use_bias=True):
     return x
 
 
+def apply_conv_stack(x, filters, pools, convs_per_block, stem_stride=1, use_bias=True):
+    """Applies one `apply_conv_block` per entry of `filters`, named `block1`...
+
+    `stem_stride` strides the very first convolution: a cheap 2x downsample
+    of the full-resolution input.
+    """
+    for i, (block_filters, pool) in enumerate(zip(filters, pools)):
+        x = apply_conv_block(
+            x,
+            block_filters,
+            convs_per_block,
+            pool,
+            name=f"block{i + 1}",
+            strides=stem_stride if i == 0 else 1,
+            use_bias=use_bias,
+        )
+    return x
+
+
 def apply_input(height, width, channels):
     """Returns `(input, rescaled)`: models read 0-255 pixels and scale inside.
 

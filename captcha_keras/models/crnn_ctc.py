@@ -3,7 +3,7 @@
 import keras
 from keras import layers
 
-from captcha_keras.models.blocks import apply_conv_block
+from captcha_keras.models.blocks import apply_conv_stack
 from captcha_keras.models.blocks import apply_input
 from captcha_keras.models.blocks import check_input_size
 
@@ -62,16 +62,7 @@ def build_crnn_ctc(
     """
     check_input_size(height, width, stem_stride, pools, name)
     inputs, x = apply_input(height, width, channels)
-    for i, (block_filters, pool) in enumerate(zip(filters, pools)):
-        x = apply_conv_block(
-            x,
-            block_filters,
-            convs_per_block,
-            pool,
-            name=f"block{i + 1}",
-            strides=stem_stride if i == 0 else 1,
-            use_bias=use_bias,
-        )
+    x = apply_conv_stack(x, filters, pools, convs_per_block, stem_stride, use_bias)
     # Width becomes the time axis; each step sees a full-height column.
     x = layers.Permute((2, 1, 3), name="to_time_major_width")(x)
     x = layers.Reshape((x.shape[1], x.shape[2] * x.shape[3]), name="columns")(x)

@@ -4,7 +4,7 @@ import keras
 from keras import layers
 
 from captcha_keras.data.targets import head_names
-from captcha_keras.models.blocks import apply_conv_block
+from captcha_keras.models.blocks import apply_conv_stack
 from captcha_keras.models.blocks import apply_input
 from captcha_keras.models.blocks import check_input_size
 
@@ -54,16 +54,7 @@ def build_vgg_multihead(
     pools = [(2, 2)] * len(filters)
     check_input_size(height, width, stem_stride, pools, name)
     inputs, x = apply_input(height, width, channels)
-    for i, (block_filters, pool) in enumerate(zip(filters, pools)):
-        x = apply_conv_block(
-            x,
-            block_filters,
-            convs_per_block,
-            pool,
-            name=f"block{i + 1}",
-            strides=stem_stride if i == 0 else 1,
-            use_bias=use_bias,
-        )
+    x = apply_conv_stack(x, filters, pools, convs_per_block, stem_stride, use_bias)
     x = layers.Flatten(name="flatten")(x)
     if dropout:
         x = layers.Dropout(dropout, name="dropout")(x)
