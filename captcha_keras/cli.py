@@ -30,6 +30,9 @@ def training_parser(family, description):
     p.add_argument("--patience", type=int, default=d.patience, help="EarlyStopping patience")
     p.add_argument("--lr", type=float, default=d.lr, help="phase-1 learning rate (phase 2: x0.1)")
     p.add_argument("--workers", type=int, default=d.workers, help="processes drawing captchas")
+    p.add_argument("--cache-size", type=int, default=d.cache_size,
+                   help="train from a pool of this many drawn captchas (0: draw every batch)")
+    p.add_argument("--refresh", type=float, default=d.refresh, help="fraction of the pool redrawn per epoch")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--run-name", default=None, help=f"default: {family}_<date>-<time>")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run of this --run-name")

@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")  # Files only: training runs headless.
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 RIGHT, WRONG = "#1a7f37", "#cf222e"
 
@@ -49,6 +50,7 @@ def plot_history(csv_path, out_path):
         axes[1].annotate("phase 2 (lr x0.1)", (start - 0.5, 0.02), xycoords=("data", "axes fraction"), color="grey")
     for ax in axes:
         ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].legend()
     fig.tight_layout()
     fig.savefig(out_path, dpi=100)
@@ -67,7 +69,8 @@ def prediction_figure(images, truths, predictions, confidences=None, columns=4, 
         image = np.asarray(images[i])
         ax.imshow(image[..., 0] if image.shape[-1] == 1 else image.astype("uint8"), cmap="gray", vmin=0, vmax=255)
         right = truths[i] == predictions[i]
-        text = f"{predictions[i]}" + (f" ({confidences[i]:.2f})" if confidences is not None else "")
+        # An empty reading (all blanks) would otherwise show as nothing at all.
+        text = f"{predictions[i] or '(empty)'}" + (f" ({confidences[i]:.2f})" if confidences is not None else "")
         if not right:
             text += f"\ntrue: {truths[i]}"
         ax.set_title(text, color=RIGHT if right else WRONG, fontsize=9)

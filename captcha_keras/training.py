@@ -23,6 +23,7 @@ from captcha_keras.callbacks import read_state
 from captcha_keras.callbacks import write_state
 from captcha_keras.charset import Charset
 from captcha_keras.charset import parse_length
+from captcha_keras.data.cache import CachedCaptchas
 from captcha_keras.data.synthetic import SyntheticCaptchas
 from captcha_keras.data.synthetic import draw_batches
 from captcha_keras.data.targets import make_targets
@@ -53,6 +54,10 @@ class TrainConfig:
         patience: int. EarlyStopping patience (epochs).
         lr: float. Phase-1 learning rate; phase 2 uses a tenth of it.
         workers: int. Processes drawing captchas.
+        cache_size: int. Train from a pool of this many drawn captchas,
+            partly redrawn each epoch (`CachedCaptchas`); 0 draws every
+            training batch afresh, as the reference does.
+        refresh: float. Fraction of the pool redrawn per epoch.
         seed: int. Seed of the training, validation and test streams.
         run_name: str. Folder name under `output_dir` and `logs_dir`.
         resume: bool. Continue an interrupted run of the same name.
@@ -74,6 +79,8 @@ class TrainConfig:
     patience: int = 3
     lr: float = 1e-3
     workers: int = 2
+    cache_size: int = 0
+    refresh: float = 0.25
     seed: int = 0
     run_name: str = None
     resume: bool = False
@@ -148,13 +155,25 @@ def make_data(config, charset):
         seed=config.seed,
         batch_size=config.batch_size,
     )
-    train = SyntheticCaptchas(
-        steps=config.steps,
-        family=config.family,
-        workers=config.workers,
-        use_multiprocessing=config.workers > 1,
-        **common,
-    )
+    if config.cache_size:
+        source = SyntheticCaptchas(steps=1, family=None, **dict(common, batch_size=256))
+        train = CachedCaptchas(
+            source,
+            pool_size=config.cache_size,
+            batch_size=config.batch_size,
+            steps=config.steps,
+            refresh=config.refresh,
+            workers=config.workers,
+            family=config.family,
+        )
+    else:
+        train = SyntheticCaptchas(
+            steps=config.steps,
+            family=config.family,
+            workers=config.workers,
+            use_multiprocessing=config.workers > 1,
+            **common,
+        )
     validation = SyntheticCaptchas(steps=config.val_steps, stream="validation", family=None, **common)
     images, texts = draw_batches(validation, workers=config.workers, progress="validation captchas")
     return train, images, texts

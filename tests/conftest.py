@@ -48,8 +48,9 @@ def ctc_run(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def cnn_run(tmp_path_factory):
-    """A tiny multi-head run: `(run_dir, log_dir)`."""
-    return train_tiny(tmp_path_factory.mktemp("cnn"), "train_cnn.py", "tiny_cnn", "--length", "3")
+    """A tiny multi-head run trained from a cached pool: `(run_dir, log_dir)`."""
+    # From a refreshed pool, so the cached stream runs through a real fit too.
+    return train_tiny(tmp_path_factory.mktemp("cnn"), "train_cnn.py", "tiny_cnn", "--length", "3", "--cache-size", "64")
 
 
 def read_json(path):

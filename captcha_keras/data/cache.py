@@ -1,0 +1,135 @@
+"""A pool of drawn captchas, partly redrawn each epoch while training goes on.
+
+Drawing one 128x64 captcha costs about 1.5 ms of a CPU core; a small model
+on a 2-core CPU trains on several hundred images a second, so drawing every
+training image afresh would starve the trainer. The pool keeps training on
+drawn images and replaces a fraction of them each epoch, drawn in a
+background process during the epoch, so the model keeps seeing new captchas.
+"""
+
+import concurrent.futures
+import multiprocessing
+
+import keras
+import numpy as np
+
+from captcha_keras.data.synthetic import SyntheticCaptchas
+from captcha_keras.data.synthetic import draw_batches
+from captcha_keras.data.targets import make_targets
+
+
+def _draw(source, index):
+    return source.draw_batch(index)
+
+
+class CachedCaptchas(keras.utils.PyDataset):
+    """Batches from a refreshed pool of synthetic captchas.
+
+    The pool's content at each epoch and the order of its batches are pure
+    functions of the seed: epoch `e` shuffles with `default_rng([seed, e])`,
+    and the redrawn images are the next batches of the `source` stream.
+
+    Args:
+        source: `SyntheticCaptchas`. What to draw; its `batch_size` is the
+            drawing chunk.
+        pool_size: int. Images held in memory (uint8). Defaults to 65,536.
+        batch_size: int. Training batch size. Defaults to 128.
+        steps: int. Batches per epoch; defaults to one pass over the pool.
+        refresh: float. Fraction of the pool redrawn each epoch. Defaults to 0.25.
+        workers: int. Processes drawing the first pool. Defaults to 2.
+        family: str. `"ctc"` or `"multihead"` targets.
+        seed: int. Shuffling seed. Defaults to the source's seed.
+    """
+
+    def __init__(
+        self,
+        source,
+        pool_size=65536,
+        batch_size=128,
+        steps=None,
+        refresh=0.25,
+        workers=2,
+        family="ctc",
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(source, SyntheticCaptchas):
+            raise ValueError(f"CachedCaptchas draws from a SyntheticCaptchas. Received: source={source!r}")
+        if not 0.0 <= refresh <= 1.0:
+            raise ValueError(f"refresh is a fraction between 0 and 1. Received: refresh={refresh}")
+        self.source = source
+        self.chunk = source.batch_size
+        self.pool_size = max(self.chunk, pool_size // self.chunk * self.chunk)
+        self.batch_size = batch_size
+        self.steps = steps or self.pool_size // batch_size
+        self.refresh = refresh
+        self.family = family
+        self.seed = source.seed if seed is None else seed
+        chunks = self.pool_size // self.chunk
+        self.images, self.texts = draw_batches(source, range(chunks), workers, progress="drawing captchas")
+        self._next_chunk = chunks
+        self._epoch = 0
+        self._order = self._shuffle()
+        self._pending = None
+        self._executor = None
+        self._submit_refresh()
+
+    def __len__(self):
+        return self.steps
+
+    @property
+    def chunks_per_epoch(self):
+        return int(round(self.refresh * self.pool_size / self.chunk))
+
+    def _shuffle(self):
+        rng = np.random.default_rng([self.seed, self._epoch])
+        needed = self.steps * self.batch_size
+        repeats = -(-needed // self.pool_size)
+        return np.concatenate([rng.permutation(self.pool_size) for _ in range(repeats)])[:needed]
+
+    def _submit_refresh(self):
+        count = self.chunks_per_epoch
+        if not count:
+            return
+        if self._executor is None:
+            # One process: the other core trains. Fork, as Keras' own PyDataset does.
+            self._executor = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+        indices = range(self._next_chunk, self._next_chunk + count)
+        self._pending = [self._executor.submit(_draw, self.source, i) for i in indices]
+        self._next_chunk += count
+
+    def _apply_refresh(self):
+        if not self._pending:
+            return
+        # Chunks replace slots in a rolling window, oldest first.
+        first_slot = ((self._next_chunk - len(self._pending)) * self.chunk) % self.pool_size
+        for k, future in enumerate(self._pending):
+            images, texts = future.result()
+            start = (first_slot + k * self.chunk) % self.pool_size
+            self.images[start : start + self.chunk] = images
+            self.texts[start : start + self.chunk] = texts
+        self._pending = None
+
+    def __getitem__(self, index):
+        if not 0 <= index < self.steps:
+            raise IndexError(f"Batch index out of range. Received: index={index}, steps={self.steps}")
+        picks = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        texts = [self.texts[i] for i in picks]
+        targets = make_targets(texts, self.source.charset, self.family, self.source.max_length)
+        return self.images[picks].astype("float32"), targets
+
+    def on_epoch_end(self):
+        self._apply_refresh()
+        self._epoch += 1
+        self._order = self._shuffle()
+        self._submit_refresh()
+
+    def close(self):
+        """Stops the background drawing process."""
+        if getattr(self, "_executor", None) is not None:
+            self._executor.shutdown(cancel_futures=True)
+            self._executor = None
+
+    def __del__(self):
+        self.close()
