@@ -27,6 +27,11 @@ from captcha_keras.training import compile_model
 CHANNELS = {name: 3 for name in REFERENCE.values()} | {name: 1 for name in DEFAULT.values()}
 
 
+def with_channels(images, channels):
+    """RGB images as the model reads them: unchanged, or averaged to one channel."""
+    return images if channels == 3 else images.mean(-1, keepdims=True)
+
+
 def machine():
     """A short description of where the figures were taken."""
     import tensorflow as tf
@@ -44,7 +49,7 @@ def training_throughput(arch, images, texts, charset, batch_size=128, steps=6):
     """Training images/s of `arch` from memory, after one warm-up step."""
     family = ARCHITECTURES[arch]["family"]
     channels = CHANNELS[arch]
-    images = images[..., :channels] if channels == 3 else images.mean(-1, keepdims=True)
+    images = with_channels(images, channels)
     model = build_model(arch, len(charset), images.shape[1], images.shape[2], channels)
     compile_model(model, family, charset, 1e-3)
     x = images[: batch_size * steps].astype("float32")
@@ -60,8 +65,7 @@ def inference_throughput(model, images, batch_sizes=(1, 256), repeats=50):
     """SavedModel images/s per batch size, and batch-1 latency percentiles (ms)."""
     import tensorflow as tf
 
-    channels = model.input_shape[-1]
-    images = images[..., :channels] if channels == 3 else images.mean(-1, keepdims=True)
+    images = with_channels(images, model.input_shape[-1])
     results = {}
     with tempfile.TemporaryDirectory() as folder:
         export_savedmodel(model, folder)

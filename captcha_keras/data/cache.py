@@ -15,11 +15,8 @@ import numpy as np
 
 from captcha_keras.data.synthetic import SyntheticCaptchas
 from captcha_keras.data.synthetic import draw_batches
+from captcha_keras.data.synthetic import draw_one_batch
 from captcha_keras.data.targets import make_targets
-
-
-def _draw(source, index):
-    return source.draw_batch(index)
 
 
 class CachedCaptchas(keras.utils.PyDataset):
@@ -96,7 +93,7 @@ class CachedCaptchas(keras.utils.PyDataset):
             # One process: the other core trains. Fork, as Keras' own PyDataset does.
             self._executor = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
         indices = range(self._next_chunk, self._next_chunk + count)
-        self._pending = [self._executor.submit(_draw, self.source, i) for i in indices]
+        self._pending = [self._executor.submit(draw_one_batch, self.source, i) for i in indices]
         self._next_chunk += count
 
     def _apply_refresh(self):

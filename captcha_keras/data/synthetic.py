@@ -220,7 +220,8 @@ class SyntheticCaptchas(keras.utils.PyDataset):
         return images, make_targets(texts, self.charset, self.family, self.max_length)
 
 
-def _draw_batch(dataset, index):
+def draw_one_batch(dataset, index):
+    """`dataset.draw_batch(index)` as a plain function, for process pools."""
     return dataset.draw_batch(index)
 
 
@@ -248,7 +249,7 @@ def draw_batches(dataset, indices=None, workers=1, progress=None):
         # Fork: the children only draw with PIL and numpy, and start at once.
         context = multiprocessing.get_context("fork")
         with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-            futures = [pool.submit(_draw_batch, dataset, i) for i in indices]
+            futures = [pool.submit(draw_one_batch, dataset, i) for i in indices]
             for future in futures:
                 results.append(future.result())
                 bar.update(dataset.batch_size)
