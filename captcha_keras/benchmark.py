@@ -21,11 +21,8 @@ from captcha_keras.models import ARCHITECTURES
 from captcha_keras.models import DEFAULT
 from captcha_keras.models import REFERENCE
 from captcha_keras.models import build_model
+from captcha_keras.models import default_channels
 from captcha_keras.training import compile_model
-
-# The reference reads RGB; the defaults read grayscale (colour carries no label information).
-CHANNELS = {name: 3 for name in REFERENCE.values()} | {name: 1 for name in DEFAULT.values()}
-
 
 def with_channels(images, channels):
     """RGB images as the model reads them: unchanged, or averaged to one channel."""
@@ -48,7 +45,7 @@ def machine():
 def training_throughput(arch, images, texts, charset, batch_size=128, steps=6):
     """Training images/s of `arch` from memory, after one warm-up step."""
     family = ARCHITECTURES[arch]["family"]
-    channels = CHANNELS[arch]
+    channels = default_channels(arch)
     images = with_channels(images, channels)
     model = build_model(arch, len(charset), images.shape[1], images.shape[2], channels)
     compile_model(model, family, charset, 1e-3)

@@ -1,7 +1,9 @@
-"""Training callbacks: sequence accuracy, learning-rate logging, safe checkpoints."""
+"""Training callbacks: sequence accuracy, learning-rate logging, safe checkpoints,
+a wall-clock budget."""
 
 import json
 import os
+import time
 
 import keras
 import numpy as np
@@ -69,21 +71,77 @@ class SequenceEvaluation(keras.callbacks.Callback):
         self._writer.flush()
 
 
+class RunClock:
+    """Wall-clock minutes of a run, counted across interruptions.
+
+    Args:
+        minutes_before: float. Minutes spent by earlier, interrupted
+            invocations of the same run (from `state.json`).
+    """
+
+    def __init__(self, minutes_before=0.0):
+        self.start = time.monotonic() - 60.0 * minutes_before
+
+    def minutes(self):
+        return (time.monotonic() - self.start) / 60.0
+
+
 class EpochInfo(keras.callbacks.Callback):
-    """Adds the optimizer's learning rate and the training phase to the epoch logs.
+    """Adds the learning rate, the phase and the run's wall-clock minutes
+    (data drawing included) to the epoch logs, so the CSV holds a
+    time-to-accuracy curve.
 
     It reads the rate, it never sets it: the learning-rate policy lives in the
     optimizer and the phase setup (`training.run_phase`).
     """
 
-    def __init__(self, phase):
+    def __init__(self, phase, clock):
         super().__init__()
         self.phase = phase
+        self.clock = clock
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["learning_rate"] = float(np.asarray(self.model.optimizer.learning_rate))
             logs["phase"] = self.phase
+            logs["minutes"] = round(self.clock.minutes(), 3)
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops a phase before an epoch would end past `deadline` minutes of the run.
+
+    It predicts the next epoch from the longest one so far, so a phase ends
+    on the last epoch that fits instead of overrunning the budget.
+
+    Args:
+        clock: `RunClock`.
+        deadline: float. Minutes of the run after which no epoch may end;
+            `None` or 0 for no limit.
+    """
+
+    def __init__(self, clock, deadline, verbose=1):
+        super().__init__()
+        self.clock = clock
+        self.deadline = deadline
+        self.verbose = verbose
+        self._epoch_start = None
+        self._longest = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = self.clock.minutes()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.deadline:
+            return
+        now = self.clock.minutes()
+        self._longest = max(self._longest, now - self._epoch_start)
+        if now + self._longest > self.deadline:
+            self.model.stop_training = True
+            if self.verbose:
+                print(
+                    f"\nEpoch {epoch + 1}: time budget: {now:.1f} min used, another epoch "
+                    f"(~{self._longest:.1f} min) would pass {self.deadline:.1f} min; ending this phase."
+                )
 
 
 class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
@@ -121,11 +179,12 @@ class RunState(keras.callbacks.Callback):
     value so far, written atomically.
     """
 
-    def __init__(self, path, phase, checkpoint):
+    def __init__(self, path, phase, checkpoint, clock=None):
         super().__init__()
         self.path = path
         self.phase = phase
         self.checkpoint = checkpoint
+        self.clock = clock
 
     def on_epoch_end(self, epoch, logs=None):
         state = read_state(self.path)
@@ -135,6 +194,8 @@ class RunState(keras.callbacks.Callback):
             epochs_done=epoch + 1,
             best=None if best is None or not np.isfinite(best) else float(best),
         )
+        if self.clock is not None:
+            state["minutes"] = self.clock.minutes()
         write_state(self.path, state)
 
 

@@ -10,20 +10,31 @@ from captcha_keras.charset import PRESETS
 
 def training_parser(family, description):
     """The flags of `train_ctc.py` / `train_cnn.py`; defaults follow the reference."""
+    from captcha_keras.data.splits import DEFAULT_VAL_SPLIT
+    from captcha_keras.training import SYNTHETIC_STEPS
     from captcha_keras.training import TrainConfig
 
     d = TrainConfig
     p = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--arch", default="default", help="'default', 'reference', or a registry name")
     p.add_argument(
-        "--charset", default=DEFAULT_CHARSET, help=f"a preset ({', '.join(PRESETS)}) or literal characters"
+        "--charset",
+        default=None,
+        help=f"a preset ({', '.join(PRESETS)}) or literal characters; default: the --init-from run's, "
+        f"else the labels' of --data, else {DEFAULT_CHARSET}",
     )
     p.add_argument("--width", type=int, default=d.width)
     p.add_argument("--height", type=int, default=d.height)
-    p.add_argument("--length", default=d.length, help="label length: 4, or a range such as 4-6")
-    p.add_argument("--grayscale", action="store_true", help="train on one channel")
+    p.add_argument("--length", default=None, help="label length: 4, or a range such as 4-6; default: "
+                   "the lengths of --data, else 4")
+    colour = p.add_mutually_exclusive_group()
+    colour.add_argument("--grayscale", action="store_const", const=True, default=None,
+                        help="train on one channel (the default of the fast architectures)")
+    colour.add_argument("--rgb", dest="grayscale", action="store_const", const=False,
+                        help="train on RGB (the default of the reference architectures)")
     p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--steps", type=int, default=d.steps, help="batches per epoch")
+    p.add_argument("--steps", type=int, default=None,
+                   help=f"batches per epoch; default: {SYNTHETIC_STEPS}, or one pass over --data")
     p.add_argument("--val-steps", type=int, default=d.val_steps, help="validation batches")
     p.add_argument("--epochs", type=int, default=d.epochs, help="phase-1 epoch limit")
     p.add_argument("--fine-tune-epochs", type=int, default=d.fine_tune_epochs, help="phase-2 epoch limit")
@@ -33,6 +44,8 @@ def training_parser(family, description):
     p.add_argument("--cache-size", type=int, default=d.cache_size,
                    help="train from a pool of this many drawn captchas (0: draw every batch)")
     p.add_argument("--refresh", type=float, default=d.refresh, help="fraction of the pool redrawn per epoch")
+    p.add_argument("--max-minutes", type=float, default=d.max_minutes,
+                   help="wall-clock budget of the run (phase 1 gets 75%%); 0: no limit")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--run-name", default=None, help=f"default: {family}_<date>-<time>")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run of this --run-name")
@@ -40,6 +53,20 @@ def training_parser(family, description):
     p.add_argument("--output-dir", default=d.output_dir, help="where run folders go")
     p.add_argument("--logs-dir", default=d.logs_dir, help="where CSV and TensorBoard logs go")
     p.add_argument("--eval-samples", type=int, default=d.eval_samples, help="fresh captchas for metrics.json")
+    real = p.add_argument_group("real captchas (labelled folders)")
+    real.add_argument("--data", help="folder of labelled captchas to train on (LABEL.png, LABEL_N.png or labels.csv)")
+    real.add_argument("--val-data", help="validation folder (default: a seeded --val-split of --data)")
+    real.add_argument("--val-split", type=float, default=None,
+                      help=f"share of --data held out for validation, listed in heldout.txt "
+                      f"(default {DEFAULT_VAL_SPLIT} without --val-data)")
+    real.add_argument("--test-data", help="folder scored into metrics.json at the end (default: the validation images)")
+    real.add_argument("--synthetic-ratio", type=float, default=d.synthetic_ratio,
+                      help="share of each batch drawn as synthetic captchas")
+    real.add_argument("--no-augment", dest="augment", action="store_false",
+                      help="turn off augmentation of folder images (shift, rotation, scale, blur, noise)")
+    real.add_argument("--keep-aspect", action="store_true", help="pad folder images to the input's aspect ratio")
+    real.add_argument("--strict", action="store_true", help="stop on bad files instead of skipping them")
+    real.add_argument("--init-from", help="a trained run folder to start from (fine-tuning)")
     p.add_argument("--verbose", type=int, default=d.verbose, choices=(0, 1, 2), help="Keras fit verbosity")
     return p
 

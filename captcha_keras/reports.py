@@ -44,6 +44,15 @@ def evaluate_synthetic(predictor, samples, seed, workers=2, batch_size=256):
         `(scores, images, texts, predictions)`; scores as `evaluation.score`.
     """
     images, texts = draw_test_set(predictor.config, samples, seed, workers)
+    return evaluate_arrays(predictor, images, texts, batch_size)
+
+
+def evaluate_arrays(predictor, images, texts, batch_size=256):
+    """Scores a predictor on model-input images with known labels.
+
+    Returns:
+        `(scores, images, texts, predictions)`; scores as `evaluation.score`.
+    """
     predictions = []
     for start in range(0, len(images), batch_size):
         predictions.extend(predictor.predict_arrays(images[start : start + batch_size]))
@@ -64,8 +73,12 @@ def write_prediction_grid(path, images, texts, predictions, count=24, title=None
     )
 
 
-def finish_run(model, run_config, run_dir, log_dir, seed, eval_samples):
-    """Exports the best model and writes config, metrics, CSV and PNGs into `run_dir`."""
+def finish_run(model, run_config, run_dir, log_dir, seed, eval_samples, heldout=None):
+    """Exports the best model and writes config, metrics, CSV and PNGs into `run_dir`.
+
+    Scores `heldout` (a `FolderData`) when given, else `eval_samples` fresh
+    synthetic captchas of the test stream.
+    """
     run_config.save(run_dir)
     export_savedmodel(model, os.path.join(run_dir, SAVEDMODEL_DIR))
     plot_architecture(model, os.path.join(run_dir, "model.png"))
@@ -74,8 +87,14 @@ def finish_run(model, run_config, run_dir, log_dir, seed, eval_samples):
         shutil.copyfile(csv_path, os.path.join(run_dir, "training.csv"))
         plot_history(csv_path, os.path.join(run_dir, "history.png"))
     predictor = Predictor.load(run_dir)
-    scores, images, texts, predictions = evaluate_synthetic(predictor, eval_samples, seed)
-    scores.update(seed=seed, stream="test", parameters=int(model.count_params()))
+    if heldout is not None:
+        scores, images, texts, predictions = evaluate_arrays(predictor, heldout.images, heldout.texts)
+        scores.update(data=heldout.root, parameters=int(model.count_params()))
+        what = f"held-out images of {heldout.root}"
+    else:
+        scores, images, texts, predictions = evaluate_synthetic(predictor, eval_samples, seed)
+        scores.update(seed=seed, stream="test", parameters=int(model.count_params()))
+        what = "fresh captchas"
     with open(os.path.join(run_dir, METRICS_FILE), "w") as f:
         json.dump(scores, f, indent=2)
     write_prediction_grid(
@@ -83,11 +102,11 @@ def finish_run(model, run_config, run_dir, log_dir, seed, eval_samples):
         images,
         texts,
         predictions,
-        title=f"sequence accuracy {scores['sequence_accuracy']:.2%} on {scores['samples']} fresh captchas",
+        title=f"sequence accuracy {scores['sequence_accuracy']:.2%} on {scores['samples']} {what}",
     )
     print(
         f"Run saved to {run_dir}: sequence accuracy {scores['sequence_accuracy']:.2%}, "
-        f"CER {scores['cer']:.4f} on {scores['samples']} fresh captchas."
+        f"CER {scores['cer']:.4f} on {scores['samples']} {what}."
     )
     return scores
 

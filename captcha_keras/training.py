@@ -17,24 +17,41 @@ import keras
 
 from captcha_keras.callbacks import AtomicModelCheckpoint
 from captcha_keras.callbacks import EpochInfo
+from captcha_keras.callbacks import RunClock
 from captcha_keras.callbacks import RunState
+from captcha_keras.callbacks import TimeBudget
 from captcha_keras.callbacks import SequenceEvaluation
 from captcha_keras.callbacks import read_state
 from captcha_keras.callbacks import write_state
+from captcha_keras.charset import DEFAULT_CHARSET
 from captcha_keras.charset import Charset
 from captcha_keras.charset import parse_length
+from captcha_keras.data.augment import Augmentation
 from captcha_keras.data.cache import CachedCaptchas
+from captcha_keras.data.folder_stream import FolderCaptchas
+from captcha_keras.data.labels import characters_outside
+from captcha_keras.data.splits import load_splits
+from captcha_keras.data.splits import write_heldout
 from captcha_keras.data.synthetic import SyntheticCaptchas
 from captcha_keras.data.synthetic import draw_batches
 from captcha_keras.data.targets import make_targets
+from captcha_keras.finetune import BEST
+from captcha_keras.finetune import load_source
+from captcha_keras.finetune import output_layer_names
+from captcha_keras.finetune import transfer_weights
 from captcha_keras.losses import CTCLoss
 from captcha_keras.models import build_model
+from captcha_keras.models import default_channels
 from captcha_keras.models import resolve_architecture
 from captcha_keras.run_config import RunConfig
 
-BEST = "best.keras"
 STATE = "state.json"
 FINE_TUNE_FACTOR = 0.1
+# Share of `max_minutes` phase 1 may use; the rest is phase 2's.
+PHASE1_SHARE = 0.75
+# Batches per epoch on synthetic data: epochs short enough for EarlyStopping
+# and checkpoints to act every couple of minutes on a CPU.
+SYNTHETIC_STEPS = 400
 
 
 @dataclasses.dataclass
@@ -44,12 +61,17 @@ class TrainConfig:
     Args:
         family: str. `"ctc"` or `"multihead"`.
         arch: str. Registry name, or `"default"` / `"reference"`.
-        charset: str. Preset name or literal characters.
-        width, height: int. Image size.
-        length: str. Label length, `"4"` or a range `"4-6"`.
-        grayscale: bool. One input channel.
-        batch_size, steps, val_steps: int. Batch size, batches per epoch,
-            validation batches (drawn once, fixed for the whole run).
+        charset: str or None. Preset name or literal characters; None takes
+            the `--init-from` run's, else the labels' of `data`, else
+            `DEFAULT_CHARSET`.
+        width, height: int. Image size (with `init_from`, the source's).
+        length: str or None. Label length, `"4"` or a range `"4-6"`; None
+            takes the lengths found in `data`, else 4.
+        grayscale: bool. One input channel; `None` takes the architecture's
+            default (grayscale for the fast defaults, RGB for the reference).
+        batch_size, steps, val_steps: int. Batch size, batches per epoch
+            (None: `SYNTHETIC_STEPS`, or one pass over `data`), validation
+            batches (drawn once, fixed for the whole run).
         epochs, fine_tune_epochs: int. Epoch limits of phases 1 and 2.
         patience: int. EarlyStopping patience (epochs).
         lr: float. Phase-1 learning rate; phase 2 uses a tenth of it.
@@ -58,42 +80,76 @@ class TrainConfig:
             partly redrawn each epoch (`CachedCaptchas`); 0 draws every
             training batch afresh, as the reference does.
         refresh: float. Fraction of the pool redrawn per epoch.
+        max_minutes: float. Wall-clock budget of the whole run, data drawing
+            included; phase 1 ends by `PHASE1_SHARE` of it so that phase 2
+            has time. 0 for no limit.
         seed: int. Seed of the training, validation and test streams.
         run_name: str. Folder name under `output_dir` and `logs_dir`.
         resume: bool. Continue an interrupted run of the same name.
-        eval_samples: int. Fresh test captchas scored into `metrics.json`.
+        eval_samples: int. Fresh test captchas scored into `metrics.json`
+            (synthetic runs; folder runs score their held-out images).
+        data: str or None. Folder of labelled real captchas to train on.
+        val_data: str or None. Validation folder.
+        val_split: float or None. Share of `data` held out for validation.
+        test_data: str or None. Folder scored into `metrics.json` at the end.
+        synthetic_ratio: float. Share of each batch drawn synthetic when
+            training on `data`.
+        augment: bool. Augment folder images (small shifts, rotation, scale,
+            blur, noise).
+        keep_aspect: bool. Pad folder images to the input's aspect ratio
+            instead of stretching them.
+        strict: bool. Bad files in a folder are an error instead of skipped.
+        init_from: str or None. Run folder whose weights start this run.
     """
 
     family: str = "ctc"
     arch: str = "default"
-    charset: str = "alnum_upper"
+    charset: str = None
     width: int = 128
     height: int = 64
-    length: str = "4"
-    grayscale: bool = False
+    length: str = None
+    grayscale: bool = None
     batch_size: int = 128
-    steps: int = 1000
-    val_steps: int = 100
+    steps: int = None
+    val_steps: int = 40
     epochs: int = 100
     fine_tune_epochs: int = 100
     patience: int = 3
     lr: float = 1e-3
     workers: int = 2
-    cache_size: int = 0
-    refresh: float = 0.25
+    cache_size: int = 32768
+    refresh: float = 0.15
+    max_minutes: float = 60.0
     seed: int = 0
     run_name: str = None
     resume: bool = False
     overwrite: bool = False
     output_dir: str = "saved_models"
     logs_dir: str = "logs"
-    eval_samples: int = 2000
+    eval_samples: int = 10000
     verbose: int = 1
+    data: str = None
+    val_data: str = None
+    val_split: float = None
+    test_data: str = None
+    synthetic_ratio: float = 0.0
+    augment: bool = True
+    keep_aspect: bool = False
+    strict: bool = False
+    init_from: str = None
 
     def __post_init__(self):
         self.arch = resolve_architecture(self.arch, self.family)
-        self.min_length, self.max_length = parse_length(self.length)
-        self.charset = Charset(self.charset).characters
+        if self.grayscale is None:
+            self.grayscale = default_channels(self.arch) == 1
+        if self.data is None and (self.val_data or self.val_split or self.test_data or self.synthetic_ratio):
+            raise ValueError("--val-data, --val-split, --test-data and --synthetic-ratio go with --data DIR.")
+        if self.steps is None and self.data is None:
+            self.steps = SYNTHETIC_STEPS
+        if self.charset is not None:
+            self.charset = Charset(self.charset).characters
+        if self.length is not None:
+            self.min_length, self.max_length = parse_length(self.length)
         if self.run_name is None:
             stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
             self.run_name = f"{self.family}_{stamp}"
@@ -116,6 +172,7 @@ class TrainConfig:
             min_length=self.min_length,
             max_length=self.max_length,
             channels=1 if self.grayscale else 3,
+            keep_aspect=self.keep_aspect,
         )
 
 
@@ -144,9 +201,74 @@ def prepare_run_dirs(config):
     os.makedirs(log_dir, exist_ok=True)
 
 
-def make_data(config, charset):
-    """The training stream and the fixed validation arrays of a run."""
-    common = dict(
+def resolve_inputs(config):
+    """Settles what the flags left open, in place: the `--init-from` source's
+    architecture and input, the folder data, the charset and label lengths.
+
+    Returns:
+        `(splits, source_model, source_config)`, each None when unused.
+    """
+    source_model = source = None
+    if config.init_from:
+        source_model, source = load_source(config.init_from)
+        if source.family != config.family:
+            raise ValueError(f"--init-from {config.init_from} is a {source.family} run; this trains {config.family}.")
+        config.arch, config.width, config.height = source.arch, source.width, source.height
+        config.grayscale = source.channels == 1
+        config.keep_aspect = config.keep_aspect or source.keep_aspect
+        print(
+            f"Starting from {config.init_from}: {source.arch}, {source.width}x{source.height}, "
+            f"{source.channels} channel(s), charset {source.charset!r}."
+        )
+    splits = None
+    if config.data:
+        splits = load_splits(
+            config.data,
+            config.val_data,
+            config.val_split,
+            config.test_data,
+            config.width,
+            config.height,
+            1 if config.grayscale else 3,
+            config.keep_aspect,
+            config.charset,
+            config.strict,
+            config.seed,
+        )
+        print(splits.describe())
+    if config.charset is None:
+        needed = "".join(sorted(set("".join(splits.texts)))) if splits else ""
+        if source is not None and not characters_outside(needed, source.charset):
+            config.charset = source.charset
+        elif splits is not None:
+            if source is not None:
+                print(
+                    f"The labels use {characters_outside(needed, source.charset)!r}, outside the charset of "
+                    f"{config.init_from}: the output layer is rebuilt for the charset {needed!r}."
+                )
+            config.charset = needed
+        else:
+            config.charset = Charset(DEFAULT_CHARSET).characters
+    if config.length is None:
+        if splits is not None:
+            lengths = [len(t) for t in splits.texts]
+            config.length = f"{min(lengths)}-{max(lengths)}" if min(lengths) != max(lengths) else str(max(lengths))
+        else:
+            config.length = source.length if source is not None else "4"
+        config.min_length, config.max_length = parse_length(config.length)
+    return splits, source_model, source
+
+
+def initialise_from(model, source_model, source, charset):
+    """Copies the source run's weights; the output layer starts afresh when the charset differs."""
+    reset = output_layer_names(model) if source.charset != charset.characters else ()
+    copied, rebuilt = transfer_weights(source_model, model, reset)
+    print(f"--init-from: copied the weights of {len(copied)} layers; freshly initialised: {', '.join(rebuilt) or 'none'}.")
+
+
+def synthetic_settings(config, charset):
+    """`SyntheticCaptchas` arguments that draw captchas as this run reads them."""
+    return dict(
         charset=charset,
         width=config.width,
         height=config.height,
@@ -155,6 +277,13 @@ def make_data(config, charset):
         seed=config.seed,
         batch_size=config.batch_size,
     )
+
+
+def make_data(config, charset, splits=None):
+    """The training stream and the fixed validation arrays of a run."""
+    if splits is not None:
+        return make_folder_data(config, charset, splits)
+    common = synthetic_settings(config, charset)
     if config.cache_size:
         source = SyntheticCaptchas(steps=1, family=None, **dict(common, batch_size=256))
         train = CachedCaptchas(
@@ -177,6 +306,34 @@ def make_data(config, charset):
     validation = SyntheticCaptchas(steps=config.val_steps, stream="validation", family=None, **common)
     images, texts = draw_batches(validation, workers=config.workers, progress="validation captchas")
     return train, images, texts
+
+
+def make_folder_data(config, charset, splits):
+    """Batches of the training folder (augmented, optionally mixed with a
+    synthetic pool) and the validation folder's arrays."""
+    synthetic = None
+    if config.synthetic_ratio:
+        source = SyntheticCaptchas(steps=1, family=None, **dict(synthetic_settings(config, charset), batch_size=256))
+        synthetic = CachedCaptchas(
+            source,
+            pool_size=config.cache_size or 8192,
+            refresh=config.refresh,
+            workers=config.workers,
+            family=config.family,
+        )
+    train = FolderCaptchas(
+        splits.train,
+        charset,
+        config.family,
+        config.max_length,
+        batch_size=config.batch_size,
+        steps=config.steps,
+        augmentation=Augmentation() if config.augment else None,
+        synthetic=synthetic,
+        synthetic_ratio=config.synthetic_ratio,
+        seed=config.seed,
+    )
+    return train, splits.validation.images, splits.validation.texts
 
 
 def trim_csv(path, first_epoch):
@@ -202,7 +359,7 @@ def backup_epoch(backup_dir, default):
         return json.load(f)["epoch"]
 
 
-def phase_callbacks(config, phase, validation, charset, best_so_far, verbose):
+def phase_callbacks(config, phase, validation, charset, best_so_far, clock, verbose):
     """The callbacks of one phase; order matters, since later ones read the logs
     that earlier ones add (sequence accuracy, learning rate)."""
     images, texts = validation
@@ -221,19 +378,20 @@ def phase_callbacks(config, phase, validation, charset, best_so_far, verbose):
             charset,
             image_dir=os.path.join(config.log_dir, "tensorboard", "predictions"),
         ),
-        EpochInfo(phase),
+        EpochInfo(phase, clock),
         keras.callbacks.BackupAndRestore(
             os.path.join(config.run_dir, "backup", f"phase{phase}"), double_checkpoint=True
         ),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, verbose=verbose),
+        TimeBudget(clock, config.max_minutes * (PHASE1_SHARE if phase == 1 else 1.0), verbose=verbose),
         keras.callbacks.CSVLogger(os.path.join(config.log_dir, "training.csv"), append=True),
         checkpoint,
         keras.callbacks.TensorBoard(os.path.join(config.log_dir, "tensorboard")),
-        RunState(os.path.join(config.run_dir, STATE), phase, checkpoint),
+        RunState(os.path.join(config.run_dir, STATE), phase, checkpoint, clock),
     ]
 
 
-def run_phase(model, config, phase, train, validation, charset, start_epoch, epochs, best_so_far):
+def run_phase(model, config, phase, train, validation, charset, start_epoch, epochs, best_so_far, clock):
     """Fits one phase; returns `(epochs finished, best val_loss)`.
 
     Phase 1 uses `config.lr`; phase 2 recompiles with a fresh Adam at
@@ -244,7 +402,7 @@ def run_phase(model, config, phase, train, validation, charset, start_epoch, epo
     compile_model(model, config.family, charset, learning_rate)
     backup_dir = os.path.join(config.run_dir, "backup", f"phase{phase}")
     trim_csv(os.path.join(config.log_dir, "training.csv"), backup_epoch(backup_dir, start_epoch))
-    callbacks = phase_callbacks(config, phase, validation, charset, best_so_far, config.verbose)
+    callbacks = phase_callbacks(config, phase, validation, charset, best_so_far, clock, config.verbose)
     images, texts = validation
     history = model.fit(
         train,
@@ -269,13 +427,17 @@ def train(config):
     from captcha_keras.reports import finish_run
 
     prepare_run_dirs(config)
+    splits, source_model, source = resolve_inputs(config)
     charset = Charset(config.charset)
     run_config = config.run_config()
     run_config.save(config.run_dir)
+    if splits is not None:
+        write_heldout(config.run_dir, splits)
     state_path = os.path.join(config.run_dir, STATE)
     state = read_state(state_path) if config.resume else {}
     if config.resume and not state:
         print(f"Nothing to resume in {config.run_dir}: starting from the beginning.")
+    clock = RunClock(state.get("minutes", 0.0))
 
     model = build_model(
         config.arch,
@@ -286,13 +448,15 @@ def train(config):
         min_length=config.min_length,
         max_length=config.max_length,
     )
-    train_data, images, texts = make_data(config, charset)
+    if source_model is not None:
+        initialise_from(model, source_model, source, charset)
+    train_data, images, texts = make_data(config, charset, splits)
     validation = (images, texts)
 
     phase1 = state.get("phase1")
     if phase1 is None:
         done, best = run_phase(
-            model, config, 1, train_data, validation, charset, 0, config.epochs, state.get("best")
+            model, config, 1, train_data, validation, charset, 0, config.epochs, state.get("best"), clock
         )
         phase1 = {"epochs": done, "best": _finite(best)}
         state = dict(read_state(state_path), phase1=phase1)
@@ -312,12 +476,18 @@ def train(config):
             phase1["epochs"],
             config.fine_tune_epochs,
             best_so_far,
+            clock,
         )
         state = dict(read_state(state_path), phase2={"epochs": done, "best": _finite(best)})
         write_state(state_path, state)
 
     best_model = keras.models.load_model(os.path.join(config.run_dir, BEST))
-    finish_run(best_model, run_config, config.run_dir, config.log_dir, config.seed, config.eval_samples)
+    heldout = None
+    if splits is not None:
+        heldout = splits.test or splits.validation
+    finish_run(
+        best_model, run_config, config.run_dir, config.log_dir, config.seed, config.eval_samples, heldout=heldout
+    )
     return config.run_dir
 
 

@@ -16,7 +16,7 @@ TINY_TRAINING = [
     "--width", "64", "--height", "32", "--charset", "digits",
     "--batch-size", "16", "--steps", "4", "--val-steps", "2",
     "--epochs", "2", "--fine-tune-epochs", "1", "--eval-samples", "40",
-    "--workers", "1", "--verbose", "2",
+    "--workers", "1", "--verbose", "2", "--cache-size", "0",
 ]
 
 

@@ -36,7 +36,7 @@ def keras_outputs(run_dir, images):
 def test_savedmodel_in_a_fresh_process_matches_keras(ctc_run, cnn_run, tmp_path):
     for run_dir, _ in (ctc_run, cnn_run):
         config = RunConfig.load(run_dir)
-        images, _ = SyntheticCaptchas(config.charset, config.width, config.height, (config.min_length, config.max_length),
+        images, _ = SyntheticCaptchas(config.charset, config.width, config.height, (config.min_length, config.max_length), grayscale=config.grayscale,
                                       batch_size=5, steps=1, seed=99, family=None)[0]
         np.save(tmp_path / "images.npy", images)
         prefix = str(tmp_path / f"served_{config.family}_")
@@ -59,7 +59,7 @@ def test_predictor_decodes_the_same_as_the_keras_model(ctc_run):
 
     run_dir, _ = ctc_run
     predictor = Predictor.load(run_dir)
-    images, _ = SyntheticCaptchas("digits", 64, 32, "2-3", batch_size=8, steps=1, seed=5, family=None)[0]
+    images, _ = SyntheticCaptchas("digits", 64, 32, "2-3", grayscale=True, batch_size=8, steps=1, seed=5, family=None)[0]
     expected = decode_outputs(keras_outputs(run_dir, images)["probs"], "ctc", predictor.charset)
     got = predictor.predict_arrays(images.astype("uint8"))
     assert [p.text for p in got] == [t for t, _ in expected]

@@ -52,7 +52,7 @@ def test_phase_two_compiles_with_the_exact_learning_rate(tmp_path, monkeypatch):
     monkeypatch.setattr(training, "compile_model", spy)
     config = TrainConfig(
         family="ctc", charset="digits", width=64, height=32, batch_size=4, steps=1, val_steps=1,
-        epochs=1, fine_tune_epochs=1, lr=0.02, workers=1, eval_samples=4, verbose=0,
+        epochs=1, fine_tune_epochs=1, lr=0.02, workers=1, eval_samples=4, verbose=0, cache_size=0,
         run_name="lr", output_dir=str(tmp_path / "m"), logs_dir=str(tmp_path / "l"),
     )
     training.train(config)
@@ -106,3 +106,34 @@ def test_a_killed_run_resumes_from_its_last_finished_epoch(tmp_path):
     assert [int(r["epoch"]) for r in rows] == list(range(6))
     assert read_json(state_path)["phase1"]["epochs"] == 6
     assert (out / "killed" / "metrics.json").is_file()
+
+
+def test_time_budget_ends_a_phase_before_the_next_epoch_would_overrun():
+    """With 0.5 of 1 minute used by a 0.3-minute epoch, a second epoch would end
+    at 0.8 (inside a 1-minute budget) but a third at 1.1 would not."""
+    from captcha_keras.callbacks import TimeBudget
+
+    class FakeClock:
+        now = 0.0
+
+        def minutes(self):
+            return self.now
+
+    class Holder:
+        stop_training = False
+
+    clock, model = FakeClock(), Holder()
+    budget = TimeBudget(clock, deadline=1.0, verbose=0)
+    budget.set_model(model)
+    for epoch, (begin, end) in enumerate([(0.2, 0.5), (0.5, 0.8)]):
+        clock.now = begin
+        budget.on_epoch_begin(epoch)
+        clock.now = end
+        budget.on_epoch_end(epoch, {})
+        assert model.stop_training is (epoch == 1)
+
+
+def test_architecture_sets_the_default_channels():
+    assert TrainConfig(arch="default", family="ctc").grayscale is True
+    assert TrainConfig(arch="reference", family="ctc").grayscale is False
+    assert TrainConfig(arch="reference", family="ctc", grayscale=True).grayscale is True

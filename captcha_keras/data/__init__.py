@@ -1,5 +1,5 @@
-"""Data: synthetic captcha streams and labelled image folders."""
+"""Data: synthetic captcha streams, labelled image folders, dataset tools.
 
-from captcha_keras.data.synthetic import SyntheticCaptchas
-from captcha_keras.data.synthetic import render_captcha
-from captcha_keras.data.targets import make_targets
+Submodules are imported where they are used: `labels`, `folder` and `tools`
+must not pull in TensorFlow, so that the dataset scripts start at once.
+"""

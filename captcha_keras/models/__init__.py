@@ -5,21 +5,26 @@ from captcha_keras.models.vgg_multihead import build_vgg_multihead
 
 # Architecture presets in one place. `family` says which targets, loss and
 # decoding a model uses. The reference entries are ypwhs/captcha_break as
-# published; the `_fast` entries are the CPU-friendly defaults.
+# published; the `_fast` entries are the CPU-friendly defaults. `channels` is
+# the input an architecture is trained on unless told otherwise: the
+# reference reads RGB, the defaults grayscale (colour carries no label).
 ARCHITECTURES = {
     "vgg_multihead": {
         "family": "multihead",
         "builder": build_vgg_multihead,
+        "channels": 3,
         "kwargs": {},
     },
     "crnn_ctc": {
         "family": "ctc",
         "builder": build_crnn_ctc,
+        "channels": 3,
         "kwargs": {},
     },
     "vgg_multihead_fast": {
         "family": "multihead",
         "builder": build_vgg_multihead,
+        "channels": 1,
         "kwargs": {
             "filters": (16, 32, 64, 128, 128),
             "convs_per_block": 1,
@@ -31,6 +36,7 @@ ARCHITECTURES = {
     "crnn_ctc_fast": {
         "family": "ctc",
         "builder": build_crnn_ctc,
+        "channels": 1,
         "kwargs": {
             "filters": (16, 32, 64, 128, 128),
             "pools": (None, (2, 2), (2, 2), (2, 1), (2, 1)),
@@ -127,3 +133,8 @@ def build_model(arch, num_characters, height=64, width=128, channels=3, min_leng
 def family_of(arch):
     """The family (`ctc` or `multihead`) of a registry name."""
     return ARCHITECTURES[resolve_architecture(arch)]["family"]
+
+
+def default_channels(arch):
+    """The input channels (1 or 3) an architecture is trained on by default."""
+    return ARCHITECTURES[resolve_architecture(arch)]["channels"]

@@ -1,0 +1,68 @@
+"""Starting a run from a trained one (`--init-from`): weights copied by layer name."""
+
+import os
+
+import keras
+
+from captcha_keras.run_config import RunConfig
+
+BEST = "best.keras"
+
+
+def load_source(run_dir):
+    """The best Keras model and `RunConfig` of a trained run folder.
+
+    Raises:
+        FileNotFoundError: the folder is not a run, or has no `best.keras`
+            (a SavedModel alone cannot be trained further).
+    """
+    config = RunConfig.load(run_dir)
+    path = os.path.join(run_dir, BEST)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"{run_dir} has no {BEST}, the trainable model --init-from needs "
+            "(a savedmodel/ folder alone only serves predictions)."
+        )
+    # Importing the losses registers CTCLoss, which the saved model refers to.
+    import captcha_keras.losses  # noqa: F401
+
+    return keras.models.load_model(path, compile=False), config
+
+
+def output_layer_names(model):
+    """Names of the layers that produce the model's outputs."""
+    return {tensor._keras_history.operation.name for tensor in model.outputs}
+
+
+def transfer_weights(source, target, reset=()):
+    """Copies weights from `source` into the layers of `target` with the same name and shapes.
+
+    Args:
+        source: `keras.Model`. A trained model.
+        target: `keras.Model`. A freshly built one.
+        reset: iterable of str. Layer names to leave freshly initialised even
+            if they match (an output layer whose classes mean other characters).
+
+    Returns:
+        `(copied, rebuilt)`: names of layers with weights that were copied,
+        and of those left as initialised.
+    """
+    reset = set(reset)
+    source_layers = {layer.name: layer for layer in source.layers}
+    copied, rebuilt = [], []
+    for layer in target.layers:
+        if not layer.weights:
+            continue
+        match = source_layers.get(layer.name)
+        new, old = layer.get_weights(), match.get_weights() if match is not None else None
+        if (
+            layer.name in reset
+            or old is None
+            or len(old) != len(new)
+            or any(a.shape != b.shape for a, b in zip(old, new))
+        ):
+            rebuilt.append(layer.name)
+            continue
+        layer.set_weights(old)
+        copied.append(layer.name)
+    return copied, rebuilt

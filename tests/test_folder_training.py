@@ -1,0 +1,175 @@
+"""Training on labelled folders: batches, augmentation, held-out files, fine-tuning, evaluation."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+from conftest import ROOT
+from conftest import read_json
+from conftest import run_script
+
+from captcha_keras.charset import Charset
+from captcha_keras.data.augment import Augmentation
+from captcha_keras.data.folder import read_folder
+from captcha_keras.data.folder_stream import FolderCaptchas
+from captcha_keras.finetune import output_layer_names
+from captcha_keras.finetune import transfer_weights
+from captcha_keras.models import build_model
+
+FIXTURE = os.path.join(ROOT, "tests", "fixtures", "really_simple_captcha", "images")
+RSC_CHARSET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+TINY_FOLDER_TRAINING = [
+    "--width", "64", "--height", "32", "--batch-size", "16", "--steps", "3",
+    "--epochs", "1", "--fine-tune-epochs", "1", "--workers", "1", "--verbose", "2",
+]
+
+
+@pytest.fixture(scope="module")
+def fixture_data():
+    return read_folder(FIXTURE, 64, 32, 1, progress=None)
+
+
+@pytest.fixture(scope="module")
+def folder_run(tmp_path_factory):
+    """A tiny CTC run on the real fixture folder with a 20% held-out split."""
+    root = tmp_path_factory.mktemp("folder")
+    run_script(
+        "train_ctc.py", *TINY_FOLDER_TRAINING, "--data", FIXTURE, "--val-split", "0.2",
+        "--run-name", "rsc", "--output-dir", root / "m", "--logs-dir", root / "l",
+    )
+    return root / "m" / "rsc"
+
+
+def test_augmentation_is_seeded_and_keeps_the_shape(fixture_data):
+    images = fixture_data.images[:8]
+    augment = Augmentation()
+    first = augment(images, np.random.default_rng(1))
+    again = augment(images, np.random.default_rng(1))
+    other = augment(images, np.random.default_rng(2))
+    assert first.shape == images.shape and first.dtype == np.uint8
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+    assert not np.array_equal(first, images)
+
+
+def test_zero_strength_augmentation_is_the_identity(fixture_data):
+    images = fixture_data.images[:4]
+    none = Augmentation(shift=0, rotation=0, scale=0, blur=0, noise=0)
+    np.testing.assert_array_equal(none(images, np.random.default_rng(0)), images)
+
+
+def test_folder_batches_are_a_function_of_seed_epoch_and_index(fixture_data):
+    charset = Charset(RSC_CHARSET)
+
+    def batches(seed):
+        data = FolderCaptchas(fixture_data, charset, "ctc", 4, batch_size=32, augmentation=Augmentation(), seed=seed)
+        first = data[1]
+        data.on_epoch_end()
+        return first, data[1]
+
+    (a0, ya0), (a1, ya1) = batches(0)
+    (b0, yb0), _ = batches(0)
+    (c0, _), _ = batches(5)
+    np.testing.assert_array_equal(a0, b0)
+    np.testing.assert_array_equal(ya0, yb0)
+    assert not np.array_equal(a0, a1), "a new epoch reshuffles"
+    assert not np.array_equal(a0, c0)
+    assert a0.shape == (32, 32, 64, 1) and ya0.shape == (32, 4)
+
+
+def test_tiny_folders_still_make_epochs_long_enough(fixture_data):
+    data = FolderCaptchas(fixture_data, Charset(RSC_CHARSET), "ctc", 4, batch_size=128, min_steps=20)
+    assert len(data) == 20
+    assert set(data._order.tolist()) == set(range(len(fixture_data.files))), "every image is used"
+
+
+def test_labels_of_folder_batches_match_their_files(fixture_data):
+    charset = Charset(RSC_CHARSET)
+    data = FolderCaptchas(fixture_data, charset, "multihead", 4, batch_size=8, seed=3)
+    images, targets = data[0]
+    picks = data._order[:8]
+    for row, index in enumerate(picks):
+        text = "".join(charset.characters[targets[f"c{k + 1}"][row]] for k in range(4))
+        assert text == fixture_data.texts[index]
+        np.testing.assert_array_equal(images[row], fixture_data.images[index])
+
+
+def test_transfer_weights_rebuilds_only_the_output_for_another_charset():
+    source = build_model("crnn_ctc_fast", 32, height=32, width=64, channels=1)
+    target = build_model("crnn_ctc_fast", 10, height=32, width=64, channels=1)
+    copied, rebuilt = transfer_weights(source, target)
+    assert rebuilt == ["probs"]
+    assert "bigru1" in copied or any(name.startswith("bigru") for name in copied)
+    conv = copied[0]
+    for a, b in zip(source.get_layer(conv).get_weights(), target.get_layer(conv).get_weights()):
+        np.testing.assert_array_equal(a, b)
+    same_size = build_model("crnn_ctc_fast", 32, height=32, width=64, channels=1)
+    _, rebuilt = transfer_weights(source, same_size, reset=output_layer_names(same_size))
+    assert rebuilt == ["probs"], "same shape, other characters: the output layer still starts afresh"
+
+
+def test_folder_run_records_its_heldout_files(folder_run):
+    heldout = (folder_run / "heldout.txt").read_text().split()
+    assert len(heldout) == 60
+    assert all(os.path.isfile(os.path.join(FIXTURE, name)) for name in heldout)
+    metrics = read_json(folder_run / "metrics.json")
+    assert metrics["samples"] == 60
+    config = read_json(folder_run / "config.json")
+    assert config["charset"] == RSC_CHARSET, "the charset comes from the labels"
+    assert config["min_length"] == config["max_length"] == 4
+
+
+def test_the_split_is_the_same_for_the_same_seed(folder_run, tmp_path):
+    run_script(
+        "train_ctc.py", *TINY_FOLDER_TRAINING, "--data", FIXTURE, "--val-split", "0.2", "--epochs", "1",
+        "--fine-tune-epochs", "0", "--steps", "1", "--run-name", "again", "--output-dir", tmp_path, "--logs-dir", tmp_path / "l",
+    )
+    assert (tmp_path / "again" / "heldout.txt").read_text() == (folder_run / "heldout.txt").read_text()
+
+
+def test_evaluate_rescores_the_heldout_files(folder_run, tmp_path):
+    out = tmp_path / "scores.json"
+    errors = tmp_path / "errors.png"
+    run_script(
+        "evaluate.py", "--model", folder_run, "--data", FIXTURE, "--only", folder_run / "heldout.txt",
+        "--json", out, "--errors-png", errors,
+    )
+    scores, metrics = read_json(out), read_json(folder_run / "metrics.json")
+    assert scores["samples"] == metrics["samples"] == 60
+    assert scores["sequence_accuracy"] == pytest.approx(metrics["sequence_accuracy"])
+    assert errors.stat().st_size > 1000
+
+
+def test_fine_tuning_starts_from_the_trained_weights(folder_run, tmp_path):
+    result = run_script(
+        "train_ctc.py", "--data", FIXTURE, "--init-from", folder_run, "--synthetic-ratio", "0.25",
+        "--cache-size", "256", "--batch-size", "16", "--steps", "2", "--epochs", "1", "--fine-tune-epochs", "0",
+        "--workers", "1", "--verbose", "2", "--run-name", "tuned", "--output-dir", tmp_path, "--logs-dir", tmp_path / "l",
+    )
+    assert "freshly initialised: none" in result.stdout
+    config = read_json(tmp_path / "tuned" / "config.json")
+    assert (config["width"], config["height"], config["charset"]) == (64, 32, RSC_CHARSET)
+
+
+def test_fine_tuning_to_another_charset_rebuilds_the_output_layer(folder_run, tmp_path):
+    source = keras.models.load_model(folder_run / "best.keras", compile=False)
+    result = run_script(
+        "train_ctc.py", "--charset", "digits", "--init-from", folder_run, "--cache-size", "0",
+        "--batch-size", "8", "--steps", "1", "--val-steps", "1", "--epochs", "1", "--fine-tune-epochs", "0",
+        "--eval-samples", "8", "--workers", "1", "--verbose", "2", "--run-name", "digits",
+        "--output-dir", tmp_path, "--logs-dir", tmp_path / "l",
+    )
+    assert "freshly initialised: probs" in result.stdout
+    tuned = keras.models.load_model(tmp_path / "digits" / "best.keras", compile=False)
+    assert tuned.output_shape[-1] == 11 and source.output_shape[-1] == 33
+
+
+def test_bad_folder_flags_get_a_clear_error(tmp_path):
+    result = run_script("train_ctc.py", "--data", tmp_path, "--run-name", "x", "--output-dir", tmp_path / "m",
+                        "--logs-dir", tmp_path / "l", check=False)
+    assert result.returncode == 2
+    assert "no usable labelled image" in result.stderr
+    result = run_script("train_ctc.py", "--val-split", "0.2", "--run-name", "y", "--output-dir", tmp_path / "m",
+                        "--logs-dir", tmp_path / "l", check=False)
+    assert result.returncode == 2 and "go with --data" in result.stderr
