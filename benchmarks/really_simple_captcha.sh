@@ -9,7 +9,8 @@
 # 3. low data: 200 and 1,000 training images, from scratch and fine-tuned from
 #    a model pre-trained on synthetic captchas of the same charset and size.
 # Every score is on the same untouched 20%; the table goes to
-# benchmarks/results/really_simple_captcha.json.
+# benchmarks/results/really_simple_captcha.json. A step whose run folder
+# already holds a metrics.json is skipped; delete the folder to redo it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -22,11 +23,13 @@ mkdir -p "$RUNS" benchmarks/results
 [ -d data/rsc/test ] || $PY scripts/dataset.py split "$SRC" --out data/rsc --fractions 0.8 0.2 --names train test --seed 0
 TEST=(--test-data data/rsc/test)
 
-$PY scripts/train_ctc.py --data data/rsc/train --val-split 0.1 "${TEST[@]}" "${SIZE[@]}" \
-    --max-minutes 12 --run-name really_simple_captcha --overwrite --verbose 2
+finished() { [ -f "$1/metrics.json" ]; }
 
-$PY scripts/train_ctc.py --charset "$CHARSET" "${SIZE[@]}" --cache-size 16384 --max-minutes 8 \
-    --eval-samples 2000 --output-dir "$RUNS" --run-name pretrain_synthetic --overwrite --verbose 2
+finished saved_models/really_simple_captcha || $PY scripts/train_ctc.py --data data/rsc/train --val-split 0.1 \
+    "${TEST[@]}" "${SIZE[@]}" --max-minutes 12 --run-name really_simple_captcha --overwrite --verbose 2
+
+finished "$RUNS/pretrain_synthetic" || $PY scripts/train_ctc.py --charset "$CHARSET" "${SIZE[@]}" --cache-size 16384 \
+    --max-minutes 8 --eval-samples 2000 --output-dir "$RUNS" --run-name pretrain_synthetic --overwrite --verbose 2
 
 for n in 200 1000; do
     total=$(ls data/rsc/train | wc -l)
@@ -34,9 +37,10 @@ for n in 200 1000; do
     rest=$($PY -c "print(1 - $n / $total)")
     [ -d "data/rsc_low$n/low" ] || $PY scripts/dataset.py split data/rsc/train --out "data/rsc_low$n" \
         --fractions "$rest" "$fraction" --names rest low --seed 1
-    common=(--data "data/rsc_low$n/low" --val-split 0.2 "${TEST[@]}" --max-minutes 4 --output-dir "$RUNS" --overwrite --verbose 2)
-    $PY scripts/train_ctc.py "${common[@]}" "${SIZE[@]}" --run-name "low${n}_scratch"
-    $PY scripts/train_ctc.py "${common[@]}" --init-from "$RUNS/pretrain_synthetic" --run-name "low${n}_pretrained"
+    common=(--data "data/rsc_low$n/low" --val-split 0.2 "${TEST[@]}" --max-minutes 5 --output-dir "$RUNS" --overwrite --verbose 2)
+    finished "$RUNS/low${n}_scratch" || $PY scripts/train_ctc.py "${common[@]}" "${SIZE[@]}" --run-name "low${n}_scratch"
+    finished "$RUNS/low${n}_pretrained" || $PY scripts/train_ctc.py "${common[@]}" --init-from "$RUNS/pretrain_synthetic" \
+        --run-name "low${n}_pretrained"
 done
 
 $PY - <<'PY'

@@ -4,6 +4,7 @@ Absolute times drift on shared machines, so every figure that matters is
 also given as a ratio to the reference architecture measured in the same run.
 """
 
+import json
 import os
 import platform
 import statistics
@@ -109,6 +110,51 @@ def run(quick=True, batch_size=128):
         default["train_speedup"] = default["train_img_s"] / ref["train_img_s"]
         default["inference_speedup"] = default["batch256_img_s"] / ref["batch256_img_s"]
     return results
+
+
+def time_to_accuracy(run_dirs, thresholds=(0.9, 0.95, 0.97, 0.99, 0.995)):
+    """Time-to-accuracy of trained runs, read from their `training.csv`.
+
+    Returns:
+        `{run: {"minutes": [...], "val_seq_acc": [...], "first_minute": {threshold: minute or None},
+        "final": metrics.json sequence accuracy or None}}`.
+    """
+    from captcha_keras.plots import read_history
+
+    curves = {}
+    for run_dir in run_dirs:
+        history = read_history(os.path.join(run_dir, "training.csv"))
+        minutes, accuracy = history.get("minutes", []), history.get("val_seq_acc", [])
+        first = {
+            str(t): next((m for m, a in zip(minutes, accuracy) if a >= t), None) for t in thresholds
+        }
+        metrics_path = os.path.join(run_dir, "metrics.json")
+        final = None
+        if os.path.isfile(metrics_path):
+            with open(metrics_path) as f:
+                final = json.load(f).get("sequence_accuracy")
+        curves[os.path.basename(os.path.normpath(run_dir))] = {
+            "minutes": minutes,
+            "val_seq_acc": accuracy,
+            "first_minute": first,
+            "final": final,
+        }
+    return curves
+
+
+def format_time_to_accuracy(curves):
+    """A Markdown table: minutes to reach each accuracy, and the final score."""
+    thresholds = list(next(iter(curves.values()))["first_minute"]) if curves else []
+    lines = [
+        "| run | " + " | ".join(f"min to {float(t):.1%}" for t in thresholds) + " | best val | final (fresh test) |",
+        "| --- |" + " ---: |" * (len(thresholds) + 2),
+    ]
+    for run, c in curves.items():
+        cells = [f"{c['first_minute'][t]:.1f}" if c["first_minute"][t] is not None else "not reached" for t in thresholds]
+        best = f"{max(c['val_seq_acc']):.2%}" if c["val_seq_acc"] else "-"
+        final = f"{c['final']:.2%}" if c["final"] is not None else "-"
+        lines.append(f"| {run} | " + " | ".join(cells) + f" | {best} | {final} |")
+    return "\n".join(lines)
 
 
 def format_table(results):

@@ -39,6 +39,8 @@ def training_parser(family, description):
     p.add_argument("--epochs", type=int, default=d.epochs, help="phase-1 epoch limit")
     p.add_argument("--fine-tune-epochs", type=int, default=d.fine_tune_epochs, help="phase-2 epoch limit")
     p.add_argument("--patience", type=int, default=d.patience, help="EarlyStopping patience")
+    p.add_argument("--min-epochs", type=int, default=d.min_epochs,
+                   help="phase-1 epochs before EarlyStopping starts watching")
     p.add_argument("--lr", type=float, default=d.lr, help="phase-1 learning rate (phase 2: x0.1)")
     p.add_argument("--workers", type=int, default=d.workers, help="processes drawing captchas")
     p.add_argument("--cache-size", type=int, default=d.cache_size,

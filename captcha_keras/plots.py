@@ -57,6 +57,42 @@ def plot_history(csv_path, out_path):
     plt.close(fig)
 
 
+def plot_time_to_accuracy(curves, out_path, targets=(0.99, 0.995)):
+    """Validation sequence accuracy against wall-clock minutes, one line a run.
+
+    Args:
+        curves: dict `{label: (minutes, accuracies)}`.
+        out_path: str. PNG to write.
+        targets: accuracies drawn as dotted lines.
+    """
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for label, (minutes, accuracy) in curves.items():
+        ax.plot(minutes, np.asarray(accuracy) * 100, marker=".", label=label)
+    for target in targets:
+        ax.axhline(target * 100, color="grey", linestyle=":", linewidth=1)
+    for target, below in zip(targets, [True] + [False] * (len(targets) - 1)):
+        ax.annotate(
+            f"{target:.1%}",
+            (1.0, target * 100),
+            xycoords=("axes fraction", "data"),
+            color="grey",
+            ha="right",
+            va="top" if below else "bottom",
+        )
+    low = min((min(a) for _, a in curves.values() if len(a)), default=0.9)
+    ax.set(
+        title="Time to accuracy (validation, whole sequence)",
+        xlabel="wall-clock minutes, data drawing included",
+        ylabel="sequence accuracy (%)",
+        ylim=(max(low * 100, 80) - 1, 100.2),
+    )
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=100)
+    plt.close(fig)
+
+
 def prediction_figure(images, truths, predictions, confidences=None, columns=4, title=None):
     """A grid of images titled with their predictions: green when right, red when wrong."""
     count = len(images)

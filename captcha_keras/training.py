@@ -74,6 +74,9 @@ class TrainConfig:
             batches (drawn once, fixed for the whole run).
         epochs, fine_tune_epochs: int. Epoch limits of phases 1 and 2.
         patience: int. EarlyStopping patience (epochs).
+        min_epochs: int. Epochs of phase 1 before EarlyStopping starts
+            watching: a CTC model from scratch spends its first epochs
+            emitting blanks, with a validation loss that rises before it falls.
         lr: float. Phase-1 learning rate; phase 2 uses a tenth of it.
         workers: int. Processes drawing captchas.
         cache_size: int. Train from a pool of this many drawn captchas,
@@ -115,10 +118,11 @@ class TrainConfig:
     epochs: int = 100
     fine_tune_epochs: int = 100
     patience: int = 3
+    min_epochs: int = 5
     lr: float = 1e-3
     workers: int = 2
     cache_size: int = 32768
-    refresh: float = 0.15
+    refresh: float = 0.5
     max_minutes: float = 60.0
     seed: int = 0
     run_name: str = None
@@ -382,7 +386,12 @@ def phase_callbacks(config, phase, validation, charset, best_so_far, clock, verb
         keras.callbacks.BackupAndRestore(
             os.path.join(config.run_dir, "backup", f"phase{phase}"), double_checkpoint=True
         ),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, verbose=verbose),
+        keras.callbacks.EarlyStopping(
+            monitor="val_loss",
+            patience=config.patience,
+            start_from_epoch=config.min_epochs if phase == 1 else 0,
+            verbose=verbose,
+        ),
         TimeBudget(clock, config.max_minutes * (PHASE1_SHARE if phase == 1 else 1.0), verbose=verbose),
         keras.callbacks.CSVLogger(os.path.join(config.log_dir, "training.csv"), append=True),
         checkpoint,
@@ -481,7 +490,7 @@ def train(config):
         state = dict(read_state(state_path), phase2={"epochs": done, "best": _finite(best)})
         write_state(state_path, state)
 
-    best_model = keras.models.load_model(os.path.join(config.run_dir, BEST))
+    best_model = strip_optimizer(os.path.join(config.run_dir, BEST))
     heldout = None
     if splits is not None:
         heldout = splits.test or splits.validation
@@ -489,6 +498,18 @@ def train(config):
         best_model, run_config, config.run_dir, config.log_dir, config.seed, config.eval_samples, heldout=heldout
     )
     return config.run_dir
+
+
+def strip_optimizer(path):
+    """Rewrites a finished run's checkpoint without its optimizer state (a
+    third of the size); `--init-from` compiles a fresh optimizer anyway.
+    Returns the model."""
+    model = keras.models.load_model(path, compile=False)
+    root, extension = os.path.splitext(path)
+    temporary = f"{root}.tmp{extension}"
+    model.save(temporary)
+    os.replace(temporary, path)
+    return model
 
 
 def _finite(value):

@@ -1,6 +1,12 @@
 """Measure training, inference and data throughput of the reference and default models.
 
     python scripts/benchmark.py --quick     # a few minutes: throughput only
+    python scripts/benchmark.py             # more steps, plus time-to-accuracy of the shipped default runs
+
+The time-to-accuracy curves come from the `training.csv` of run folders
+trained with the default commands (`--runs`, by default the shipped
+saved_models/ctc_default and saved_models/cnn_default): each epoch logs the
+wall-clock minutes of its run, data drawing included.
 
 Prints a table and writes benchmarks/results/<date>.json.
 """
@@ -18,17 +24,34 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true", help="fewer steps and repeats")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--out-dir", default=os.path.join("benchmarks", "results"))
+    p.add_argument("--runs", nargs="*", default=[os.path.join("saved_models", "ctc_default"),
+                                                 os.path.join("saved_models", "cnn_default")],
+                   help="run folders whose time-to-accuracy to report (without --quick)")
     return p.parse_args(argv)
 
 
 def main(args):
     from captcha_keras.benchmark import format_table
+    from captcha_keras.benchmark import format_time_to_accuracy
     from captcha_keras.benchmark import run
+    from captcha_keras.benchmark import time_to_accuracy
+    from captcha_keras.plots import plot_time_to_accuracy
 
     results = run(quick=args.quick, batch_size=args.batch_size)
     results["date"] = datetime.datetime.now().isoformat(timespec="seconds")
     print(format_table(results))
     os.makedirs(args.out_dir, exist_ok=True)
+    if not args.quick:
+        runs = [r for r in args.runs if os.path.isfile(os.path.join(r, "training.csv"))]
+        for missing in sorted(set(args.runs) - set(runs)):
+            print(f"no training.csv in {missing}: left out of the time-to-accuracy curves")
+        if runs:
+            curves = time_to_accuracy(runs)
+            results["time_to_accuracy"] = curves
+            print(format_time_to_accuracy(curves))
+            png = os.path.join(args.out_dir, f"{datetime.date.today().isoformat()}-time-to-accuracy.png")
+            plot_time_to_accuracy({k: (c["minutes"], c["val_seq_acc"]) for k, c in curves.items()}, png)
+            print(f"wrote {png}")
     path = os.path.join(args.out_dir, f"{datetime.date.today().isoformat()}.json")
     with open(path, "w") as f:
         json.dump(results, f, indent=2)

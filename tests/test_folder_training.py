@@ -173,3 +173,18 @@ def test_bad_folder_flags_get_a_clear_error(tmp_path):
     result = run_script("train_ctc.py", "--val-split", "0.2", "--run-name", "y", "--output-dir", tmp_path / "m",
                         "--logs-dir", tmp_path / "l", check=False)
     assert result.returncode == 2 and "go with --data" in result.stderr
+
+
+def test_strict_training_names_the_bad_file(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in sorted(os.listdir(FIXTURE))[:6]:
+        (data / name).write_bytes((open(os.path.join(FIXTURE, name), "rb")).read())
+    (data / "ABCD.png").write_bytes(b"not a png at all")
+    common = ["--data", data, *TINY_FOLDER_TRAINING, "--steps", "1", "--fine-tune-epochs", "0",
+              "--output-dir", tmp_path / "m", "--logs-dir", tmp_path / "l"]
+    result = run_script("train_ctc.py", *common, "--strict", "--run-name", "strict", check=False)
+    assert result.returncode == 2
+    assert "ABCD.png" in result.stderr and "not an image" in result.stderr
+    result = run_script("train_ctc.py", *common, "--run-name", "lenient")
+    assert "ABCD.png" in result.stdout and "1 skipped" in result.stdout

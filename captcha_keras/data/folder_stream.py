@@ -27,7 +27,9 @@ class FolderCaptchas(keras.utils.PyDataset):
             captchas of the same size and charset to mix in.
         synthetic_ratio: float. Share of each batch taken from `synthetic`.
         seed: int. Shuffling and augmentation seed.
-        min_steps: int. Fewest batches per epoch. Defaults to 20.
+        min_steps: int. Fewest batches per epoch. Defaults to 100 (12,800
+            images at batch 128), so an epoch of a tiny set is still enough
+            training for EarlyStopping's patience to mean something.
     """
 
     def __init__(
@@ -42,7 +44,7 @@ class FolderCaptchas(keras.utils.PyDataset):
         synthetic=None,
         synthetic_ratio=0.0,
         seed=0,
-        min_steps=20,
+        min_steps=100,
         **kwargs,
     ):
         super().__init__(**kwargs)

@@ -1,0 +1,25 @@
+"""Time-to-accuracy figures read back from a run's training.csv."""
+
+import json
+
+from captcha_keras.benchmark import format_time_to_accuracy
+from captcha_keras.benchmark import time_to_accuracy
+from captcha_keras.plots import plot_time_to_accuracy
+
+
+def test_time_to_accuracy_finds_the_first_epoch_past_each_threshold(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "training.csv").write_text(
+        "epoch,minutes,phase,val_seq_acc\n0,2.5,1,0.80\n1,5.0,1,0.96\n2,7.5,1,0.94\n3,10.0,2,0.992\n"
+    )
+    (run / "metrics.json").write_text(json.dumps({"sequence_accuracy": 0.9905}))
+    curves = time_to_accuracy([str(run)], thresholds=(0.9, 0.95, 0.99, 0.995))
+    first = curves["run"]["first_minute"]
+    assert first == {"0.9": 5.0, "0.95": 5.0, "0.99": 10.0, "0.995": None}
+    assert curves["run"]["final"] == 0.9905
+    table = format_time_to_accuracy(curves)
+    assert "| run | 5.0 | 5.0 | 10.0 | not reached | 99.20% | 99.05% |" in table
+    png = tmp_path / "curves.png"
+    plot_time_to_accuracy({"run": (curves["run"]["minutes"], curves["run"]["val_seq_acc"])}, png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,78 @@
+"""The models shipped in saved_models/ read fresh captchas as well as their metrics.json says.
+
+Each model is scored on 2,000 captchas of a seed and stream it never saw
+(training used seed 0's train and validation streams), drawn with its own
+settings, through the SavedModel only.
+"""
+
+import json
+import os
+
+import pytest
+from conftest import ROOT
+
+from captcha_keras.prediction import Predictor
+from captcha_keras.reports import evaluate_synthetic
+
+SAMPLES = 2000
+SEED = 2026
+# The floor each shipped model must keep. The issue's targets are 99% (CTC)
+# and 98% (multi-head); these floors are what the shipped runs reach today
+# (see their metrics.json and the README), less three standard errors of
+# a 2,000-sample estimate.
+FLOORS = {"ctc_default": 0.955, "cnn_default": 0.955}
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_shipped_model_reads_fresh_captchas(name):
+    run_dir = os.path.join(ROOT, "saved_models", name)
+    predictor = Predictor.load(run_dir)
+    scores, _, texts, predictions = evaluate_synthetic(predictor, SAMPLES, SEED)
+    with open(os.path.join(run_dir, "metrics.json")) as f:
+        recorded = json.load(f)
+    assert scores["samples"] == SAMPLES == len(predictions)
+    assert scores["sequence_accuracy"] >= FLOORS[name], scores
+    # Three standard errors of the 2,000-sample estimate around the recorded figure.
+    p = recorded["sequence_accuracy"]
+    tolerance = 3 * (p * (1 - p) / SAMPLES) ** 0.5 + 0.002
+    assert abs(scores["sequence_accuracy"] - p) <= tolerance, (scores, recorded)
+
+
+RSC_RUN = os.path.join(ROOT, "saved_models", "really_simple_captcha")
+RSC_FIXTURE = os.path.join(ROOT, "tests", "fixtures", "really_simple_captcha", "images")
+RSC_SHARED = os.path.join(os.path.dirname(ROOT), "shared", "datasets", "really-simple-captcha", "images")
+
+
+def rsc_test_files():
+    """The 20% of really-simple-captcha the shipped model never trained on."""
+    with open(os.path.join(RSC_RUN, "test_files.txt")) as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+def score_files(folder, files):
+    from captcha_keras.data.folder import read_folder
+    from captcha_keras.reports import evaluate_arrays
+
+    predictor = Predictor.load(RSC_RUN)
+    c = predictor.config
+    data = read_folder(folder, c.width, c.height, c.channels, c.keep_aspect, progress=None)
+    wanted = set(files)
+    data = data.subset([i for i, name in enumerate(data.files) if name in wanted])
+    scores, *_ = evaluate_arrays(predictor, data.images, data.texts)
+    return scores
+
+
+def test_really_simple_captcha_model_on_the_heldout_fixture_images():
+    """The fixture images that fall in the shipped model's 20% test split."""
+    files = sorted(set(rsc_test_files()) & set(os.listdir(RSC_FIXTURE)))
+    scores = score_files(RSC_FIXTURE, files)
+    assert scores["samples"] == len(files) >= 50
+    assert scores["sequence_accuracy"] >= 0.98, scores
+
+
+@pytest.mark.skipif(not os.path.isdir(RSC_SHARED), reason="../shared/datasets/really-simple-captcha is not beside this clone")
+def test_really_simple_captcha_model_on_the_whole_heldout_split():
+    files = rsc_test_files()
+    scores = score_files(RSC_SHARED, files)
+    assert scores["samples"] == len(files) == 1991
+    assert scores["sequence_accuracy"] >= 0.995, scores
