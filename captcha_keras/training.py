@@ -148,6 +148,15 @@ class TrainConfig:
             self.grayscale = default_channels(self.arch) == 1
         if self.data is None and (self.val_data or self.val_split or self.test_data or self.synthetic_ratio):
             raise ValueError("--val-data, --val-split, --test-data and --synthetic-ratio go with --data DIR.")
+        if self.val_data and self.val_split:
+            raise ValueError("Give --val-data or --val-split, not both.")
+        if not 0.0 <= self.synthetic_ratio < 1.0 or round(self.batch_size * self.synthetic_ratio) >= self.batch_size:
+            raise ValueError(
+                f"--synthetic-ratio must leave room for real images in a batch of {self.batch_size}: "
+                f"a share in [0, 1). Received: {self.synthetic_ratio}"
+            )
+        if self.resume and self.run_name is None:
+            raise ValueError("--resume needs the --run-name of the run to continue.")
         if self.steps is None and self.data is None:
             self.steps = SYNTHETIC_STEPS
         if self.charset is not None:
@@ -190,15 +199,20 @@ def compile_model(model, family, charset, learning_rate):
     return model
 
 
+def refuse_existing_run(config):
+    """Raises if the run folder exists and neither --resume nor --overwrite was given."""
+    if os.path.exists(config.run_dir) and not (config.resume or config.overwrite):
+        raise FileExistsError(
+            f"{config.run_dir} already exists. Pass --resume to continue it, --overwrite to "
+            "start it again, or another --run-name."
+        )
+
+
 def prepare_run_dirs(config):
     """Creates the run and log folders, refusing to overwrite a run by accident."""
     run_dir, log_dir = config.run_dir, config.log_dir
+    refuse_existing_run(config)
     if os.path.exists(run_dir) and not config.resume:
-        if not config.overwrite:
-            raise FileExistsError(
-                f"{run_dir} already exists. Pass --resume to continue it, --overwrite to "
-                "start it again, or another --run-name."
-            )
         shutil.rmtree(run_dir)
         shutil.rmtree(log_dir, ignore_errors=True)
     os.makedirs(run_dir, exist_ok=True)
@@ -422,6 +436,9 @@ def run_phase(model, config, phase, train, validation, charset, start_epoch, epo
         callbacks=callbacks,
         verbose=config.verbose,
     )
+    # BackupAndRestore sets this on a resume and Keras never clears it; the
+    # next phase's fit would start from it instead of its own initial_epoch.
+    model._initial_epoch = None
     checkpoint = next(c for c in callbacks if isinstance(c, AtomicModelCheckpoint))
     finished = history.epoch[-1] + 1 if history.epoch else start_epoch
     return finished, checkpoint.best
@@ -435,8 +452,10 @@ def train(config):
     """
     from captcha_keras.reports import finish_run
 
-    prepare_run_dirs(config)
+    # Every input is read and checked before --overwrite deletes anything.
+    refuse_existing_run(config)
     splits, source_model, source = resolve_inputs(config)
+    prepare_run_dirs(config)
     charset = Charset(config.charset)
     run_config = config.run_config()
     run_config.save(config.run_dir)
@@ -473,6 +492,11 @@ def train(config):
 
     if config.fine_tune_epochs > 0 and "phase2" not in state:
         # Phase 2 starts from the best weights of phase 1, not the last ones.
+        if not os.path.isfile(os.path.join(config.run_dir, BEST)):
+            raise ValueError(
+                "Phase 1 saved no checkpoint: the validation loss never improved (was it NaN or "
+                "infinite? CTC needs more time steps than label characters). See the training CSV."
+            )
         model.load_weights(os.path.join(config.run_dir, BEST))
         best_so_far = state.get("best") if state.get("phase") == 2 else phase1["best"]
         done, best = run_phase(

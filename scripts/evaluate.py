@@ -33,6 +33,8 @@ def main(args):
     from captcha_keras.reports import evaluate_synthetic
     from captcha_keras.reports import write_prediction_grid
 
+    if args.only and not args.data:
+        fail("--only lists files of a --data folder; give --data DIR too.")
     if args.samples < 1:
         fail(f"--samples must be at least 1. Received: {args.samples}")
     try:

@@ -188,3 +188,24 @@ def test_strict_training_names_the_bad_file(tmp_path):
     assert "ABCD.png" in result.stderr and "not an image" in result.stderr
     result = run_script("train_ctc.py", *common, "--run-name", "lenient")
     assert "ABCD.png" in result.stdout and "1 skipped" in result.stdout
+
+
+def test_overwrite_deletes_nothing_when_the_inputs_are_wrong(folder_run, tmp_path):
+    """--overwrite with a mistyped --data must fail before it removes the existing run."""
+    result = run_script(
+        "train_ctc.py", "--data", tmp_path / "no_such_folder", "--overwrite", "--run-name", folder_run.name,
+        "--output-dir", folder_run.parent, "--logs-dir", tmp_path / "l", check=False,
+    )
+    assert result.returncode == 2 and "no_such_folder" in result.stderr
+    assert (folder_run / "best.keras").is_file() and (folder_run / "metrics.json").is_file()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--synthetic-ratio", "0.99", "--batch-size", "16"], "--synthetic-ratio must leave room"),
+    (["--val-split", "0.2", "--val-data", FIXTURE], "not both"),
+])
+def test_conflicting_folder_flags_fail_before_reading_anything(flags, message, tmp_path):
+    result = run_script("train_ctc.py", "--data", FIXTURE, *flags, "--run-name", "x",
+                        "--output-dir", tmp_path / "m", "--logs-dir", tmp_path / "l", check=False)
+    assert result.returncode == 2 and message in result.stderr
+    assert not (tmp_path / "m" / "x").exists()

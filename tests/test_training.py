@@ -80,7 +80,7 @@ def test_a_killed_run_resumes_from_its_last_finished_epoch(tmp_path):
     out, logs = tmp_path / "models", tmp_path / "logs"
     args = [
         sys.executable, os.path.join(ROOT, "scripts", "train_ctc.py"), *TINY_TRAINING,
-        "--epochs", "6", "--fine-tune-epochs", "0", "--patience", "100",
+        "--epochs", "6", "--fine-tune-epochs", "2", "--patience", "100",
         "--run-name", "killed", "--output-dir", str(out), "--logs-dir", str(logs),
     ]
     state_path = out / "killed" / "state.json"
@@ -103,7 +103,9 @@ def test_a_killed_run_resumes_from_its_last_finished_epoch(tmp_path):
     assert "Epoch 1/6" not in resumed.stdout
     assert f"Epoch {done_before + 1}/6" in resumed.stdout or f"Epoch {done_before}/6" in resumed.stdout
     rows = read_rows(logs / "killed" / "training.csv")
-    assert [int(r["epoch"]) for r in rows] == list(range(6))
+    # Phase 2 starts after phase 1's last epoch, even after a resume inside phase 1.
+    assert [int(r["epoch"]) for r in rows] == list(range(8))
+    assert [int(float(r["phase"])) for r in rows] == [1] * 6 + [2] * 2
     assert read_json(state_path)["phase1"]["epochs"] == 6
     assert (out / "killed" / "metrics.json").is_file()
 

@@ -71,7 +71,9 @@ def load_splits(data, val_data, val_split, test_data, width, height, channels, k
         validation.problems = []
         train = train.subset(kept)
         heldout = validation.files
-    test = read_folder(test_data, progress="reading --test-data", **read) if test_data else None
+    # Test labels are not filtered by the charset: an image the model cannot
+    # read counts as an error, as scripts/evaluate.py --data counts it.
+    test = read_folder(test_data, progress="reading --test-data", **dict(read, charset=None)) if test_data else None
     return FolderSplits(train=train, validation=validation, test=test, heldout=heldout)
 
 
