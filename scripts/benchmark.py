@@ -49,7 +49,7 @@ def main(args):
             curves = time_to_accuracy(runs)
             results["time_to_accuracy"] = curves
             print(format_time_to_accuracy(curves))
-            png = os.path.join(args.out_dir, f"{datetime.date.today().isoformat()}-time-to-accuracy.png")
+            png = os.path.join(args.out_dir, "time-to-accuracy.png")
             plot_time_to_accuracy({k: (c["minutes"], c["val_seq_acc"]) for k, c in curves.items()}, png)
             print(f"wrote {png}")
     path = os.path.join(args.out_dir, f"{datetime.date.today().isoformat()}.json")
