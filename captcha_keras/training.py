@@ -30,6 +30,7 @@ from captcha_keras.data.augment import Augmentation
 from captcha_keras.data.cache import CachedCaptchas
 from captcha_keras.data.folder_stream import FolderCaptchas
 from captcha_keras.data.labels import characters_outside
+from captcha_keras.data.labels import labels_charset
 from captcha_keras.data.splits import load_splits
 from captcha_keras.data.splits import write_heldout
 from captcha_keras.data.synthetic import SyntheticCaptchas
@@ -255,7 +256,7 @@ def resolve_inputs(config):
         )
         print(splits.describe())
     if config.charset is None:
-        needed = "".join(sorted(set("".join(splits.texts)))) if splits else ""
+        needed = labels_charset(splits.texts) if splits else ""
         if source is not None and not characters_outside(needed, source.charset):
             config.charset = source.charset
         elif splits is not None:

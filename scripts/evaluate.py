@@ -75,14 +75,16 @@ def evaluate_folder(predictor, args):
     from captcha_keras.reports import evaluate_arrays
 
     c = predictor.config
-    data = read_folder(args.data, c.width, c.height, c.channels, c.keep_aspect, strict=args.strict, workers=args.workers)
+    wanted = None
     if args.only:
         with open(args.only) as f:
             wanted = {line.strip() for line in f if line.strip()}
-        missing = wanted - set(data.files)
-        if missing:
-            raise DataError(f"{len(missing)} files of {args.only} are not usable images of {args.data}: {sorted(missing)[:5]}")
-        data = data.subset([i for i, name in enumerate(data.files) if name in wanted])
+    data = read_folder(
+        args.data, c.width, c.height, c.channels, c.keep_aspect, strict=args.strict, workers=args.workers, only=wanted
+    )
+    missing = (wanted or set()) - set(data.files)
+    if missing:
+        raise DataError(f"{len(missing)} files of {args.only} are not usable images of {args.data}: {sorted(missing)[:5]}")
     if data.problems:
         print(data.summary())
     outside = sum(bool(set(t) - set(c.charset)) for t in data.texts)

@@ -55,9 +55,7 @@ def score_files(folder, files):
 
     predictor = Predictor.load(RSC_RUN)
     c = predictor.config
-    data = read_folder(folder, c.width, c.height, c.channels, c.keep_aspect, progress=None)
-    wanted = set(files)
-    data = data.subset([i for i, name in enumerate(data.files) if name in wanted])
+    data = read_folder(folder, c.width, c.height, c.channels, c.keep_aspect, progress=None, only=files)
     scores, *_ = evaluate_arrays(predictor, data.images, data.texts)
     return scores
 

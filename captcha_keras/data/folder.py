@@ -8,7 +8,9 @@ or are an error with `strict=True`. Nothing on disk is ever changed.
 """
 
 import concurrent.futures
+import contextlib
 import dataclasses
+import functools
 import multiprocessing
 import os
 
@@ -19,6 +21,7 @@ from captcha_keras.data.labels import LabelError
 from captcha_keras.data.labels import characters_outside
 from captcha_keras.data.labels import find_labels_file
 from captcha_keras.data.labels import label_from_name
+from captcha_keras.data.labels import labels_charset
 from captcha_keras.data.labels import read_labels_file
 from captcha_keras.images import IMAGE_EXTENSIONS
 from captcha_keras.images import ImageError
@@ -52,7 +55,7 @@ class FolderScan:
     @property
     def charset(self):
         """The sorted characters of all labels."""
-        return "".join(sorted(set("".join(self.labels))))
+        return labels_charset(self.labels)
 
 
 def list_folder_images(root, recursive=False):
@@ -136,7 +139,7 @@ class FolderData:
 
     @property
     def charset(self):
-        return "".join(sorted(set("".join(self.texts))))
+        return labels_charset(self.texts)
 
     def subset(self, indices):
         """The same folder restricted to `indices` (problems kept)."""
@@ -181,22 +184,16 @@ def decode_images(root, files, width, height, channels, keep_aspect=False, worke
         indices into `files` they came from, and `(file, reason)` pairs.
     """
     chunks = [files[i : i + 500] for i in range(0, len(files), 500)]
-    args = (width, height, channels, keep_aspect)
+    decode = functools.partial(_decode, root, width=width, height=height, channels=channels, keep_aspect=keep_aspect)
     bar = tqdm.tqdm(total=len(files), desc=progress, unit="img", disable=progress is None, leave=False)
     images, ok, problems, offset = [], [], [], 0
-    if workers > 1 and len(files) >= _PARALLEL_FROM:
-        context = multiprocessing.get_context("fork")
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-            results = pool.map(_decode, [root] * len(chunks), chunks, *[[a] * len(chunks) for a in args])
-            for chunk, (chunk_images, chunk_ok, chunk_problems) in zip(chunks, results):
-                images += chunk_images
-                ok += [offset + i for i in chunk_ok]
-                problems += chunk_problems
-                offset += len(chunk)
-                bar.update(len(chunk))
-    else:
-        for chunk in chunks:
-            chunk_images, chunk_ok, chunk_problems = _decode(root, chunk, *args)
+    with contextlib.ExitStack() as stack:
+        results = map(decode, chunks)
+        if workers > 1 and len(files) >= _PARALLEL_FROM:
+            context = multiprocessing.get_context("fork")
+            pool = stack.enter_context(concurrent.futures.ProcessPoolExecutor(workers, mp_context=context))
+            results = pool.map(decode, chunks)
+        for chunk, (chunk_images, chunk_ok, chunk_problems) in zip(chunks, results):
             images += chunk_images
             ok += [offset + i for i in chunk_ok]
             problems += chunk_problems
@@ -218,6 +215,7 @@ def read_folder(
     recursive=False,
     workers=2,
     progress="reading images",
+    only=None,
 ):
     """Reads a labelled folder into memory at the model's input size.
 
@@ -229,6 +227,8 @@ def read_folder(
         strict: bool. Raise on the first report of bad files instead of
             skipping them.
         recursive: bool. Also read subfolders.
+        only: collection of str or None. Read only these files (relative
+            to `root`); the others are not decoded.
         workers: int. Decoding processes for large folders.
         progress: str or None. Progress-bar label; None hides it.
 
@@ -240,6 +240,11 @@ def read_folder(
         DataError: no usable image, or bad files with `strict=True`.
     """
     scan = scan_folder(root, charset=charset, recursive=recursive)
+    if only is not None:
+        only = set(only)
+        keep = [i for i, file in enumerate(scan.files) if file in only]
+        scan.files, scan.labels = [scan.files[i] for i in keep], [scan.labels[i] for i in keep]
+        scan.problems = [(file, reason) for file, reason in scan.problems if file in only]
     images, ok, problems = decode_images(
         root, scan.files, width, height, channels, keep_aspect, workers=workers, progress=progress
     )

@@ -92,6 +92,11 @@ def read_labels_file(path):
     return labels, problems
 
 
+def labels_charset(labels):
+    """The sorted characters that `labels` use: the charset a folder implies."""
+    return "".join(sorted(set("".join(labels))))
+
+
 def characters_outside(label, charset):
     """The characters of `label` missing from `charset` (a string), in order, once each."""
     return "".join(dict.fromkeys(c for c in label if c not in charset))
