@@ -2,6 +2,7 @@
 a wall-clock budget."""
 
 import json
+import math
 import os
 import time
 
@@ -91,8 +92,8 @@ class EpochInfo(keras.callbacks.Callback):
     (data drawing included) to the epoch logs, so the CSV holds a
     time-to-accuracy curve.
 
-    It reads the rate, it never sets it: the learning-rate policy lives in the
-    optimizer and the phase setup (`training.run_phase`).
+    It reads the rate, it never sets it: `CosineSchedule` and the phase setup
+    (`training.run_phase`) do.
     """
 
     def __init__(self, phase, clock):
@@ -142,6 +143,58 @@ class TimeBudget(keras.callbacks.Callback):
                     f"\nEpoch {epoch + 1}: time budget: {now:.1f} min used, another epoch "
                     f"(~{self._longest:.1f} min) would pass {self.deadline:.1f} min; ending this phase."
                 )
+
+
+def cosine_rate(start, end, progress):
+    """The learning rate `progress` (0 to 1, clipped) of the way along a cosine
+    from `start` to `end`."""
+    progress = min(max(progress, 0.0), 1.0)
+    return end + (start - end) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+class CosineSchedule(keras.callbacks.Callback):
+    """Anneals the learning rate of one phase along a cosine, every batch.
+
+    A constant rate leaves the weights bouncing around a minimum until the next
+    phase lowers it (the reference recipe's jump at phase 2); annealing within
+    the phase takes those gains as training goes. Progress is the larger of the
+    share of the phase's steps done and the share of its time budget used, so
+    the rate reaches `end` whichever limit ends the phase.
+
+    Args:
+        start: float. Rate at the phase's first step.
+        end: float. Rate at its last.
+        first_epoch: int. The phase's first epoch (epochs count across phases).
+        epochs: int. The phase's epoch limit.
+        clock: `RunClock` or None.
+        start_minute: float. Run minute at which the phase started.
+        deadline: float or None. Run minute by which the phase must end.
+    """
+
+    def __init__(self, start, end, first_epoch, epochs, clock=None, start_minute=0.0, deadline=None):
+        super().__init__()
+        self.start = start
+        self.end = end
+        self.first_epoch = first_epoch
+        self.epochs = epochs
+        self.clock = clock
+        self.start_minute = start_minute
+        self.deadline = deadline
+        self._epoch = first_epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def progress(self, batch):
+        steps = self.params.get("steps") or 1
+        done = ((self._epoch - self.first_epoch) * steps + batch) / (self.epochs * steps)
+        if self.clock is not None and self.deadline and self.deadline > self.start_minute:
+            used = (self.clock.minutes() - self.start_minute) / (self.deadline - self.start_minute)
+            done = max(done, used)
+        return done
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.model.optimizer.learning_rate = cosine_rate(self.start, self.end, self.progress(batch))
 
 
 class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):

@@ -11,6 +11,8 @@ from captcha_keras.charset import PRESETS
 def training_parser(family, description):
     """The flags of `train_ctc.py` / `train_cnn.py`; defaults follow the reference."""
     from captcha_keras.data.splits import DEFAULT_VAL_SPLIT
+    from captcha_keras.precision import PRECISIONS
+    from captcha_keras.training import SCHEDULES
     from captcha_keras.training import SYNTHETIC_STEPS
     from captcha_keras.training import TrainConfig
 
@@ -41,8 +43,13 @@ def training_parser(family, description):
     p.add_argument("--patience", type=int, default=d.patience, help="EarlyStopping patience")
     p.add_argument("--min-epochs", type=int, default=d.min_epochs,
                    help="phase-1 epochs before EarlyStopping starts watching")
-    p.add_argument("--lr", type=float, default=d.lr, help="phase-1 learning rate (phase 2: x0.1)")
+    p.add_argument("--lr", type=float, default=d.lr, help="phase-1 learning rate (phase 2 starts at x0.1)")
+    p.add_argument("--schedule", choices=SCHEDULES, default=d.schedule,
+                   help="cosine: anneal each phase (lr to lr/10, then lr/10 to lr/1000) over its epochs or "
+                   "its share of --max-minutes; constant: lr, then lr/10 (the reference)")
     p.add_argument("--workers", type=int, default=d.workers, help="processes drawing captchas")
+    p.add_argument("--precision", choices=PRECISIONS, default=d.precision,
+                   help="auto: mixed_float16 on a GPU, float32 on a CPU; saved models are float32 either way")
     p.add_argument("--cache-size", type=int, default=d.cache_size,
                    help="train from a pool of this many drawn captchas (0: draw every batch)")
     p.add_argument("--refresh", type=float, default=d.refresh, help="fraction of the pool redrawn per epoch")

@@ -16,11 +16,12 @@ import shutil
 import keras
 
 from captcha_keras.callbacks import AtomicModelCheckpoint
+from captcha_keras.callbacks import CosineSchedule
 from captcha_keras.callbacks import EpochInfo
 from captcha_keras.callbacks import RunClock
 from captcha_keras.callbacks import RunState
-from captcha_keras.callbacks import TimeBudget
 from captcha_keras.callbacks import SequenceEvaluation
+from captcha_keras.callbacks import TimeBudget
 from captcha_keras.callbacks import read_state
 from captcha_keras.callbacks import write_state
 from captcha_keras.charset import DEFAULT_CHARSET
@@ -44,10 +45,17 @@ from captcha_keras.losses import CTCLoss
 from captcha_keras.models import build_model
 from captcha_keras.models import default_channels
 from captcha_keras.models import resolve_architecture
+from captcha_keras.precision import PRECISIONS
+from captcha_keras.precision import float32_copy
+from captcha_keras.precision import resolve_precision
+from captcha_keras.precision import set_precision
 from captcha_keras.run_config import RunConfig
 
 STATE = "state.json"
 FINE_TUNE_FACTOR = 0.1
+# Where the cosine schedule ends phase 2, relative to where phase 2 starts.
+FINAL_FACTOR = 0.01
+SCHEDULES = ("cosine", "constant")
 # Share of `max_minutes` phase 1 may use; the rest is phase 2's.
 PHASE1_SHARE = 0.75
 # Batches per epoch on synthetic data: epochs short enough for EarlyStopping
@@ -78,7 +86,11 @@ class TrainConfig:
         min_epochs: int. Epochs of phase 1 before EarlyStopping starts
             watching: a CTC model from scratch spends its first epochs
             emitting blanks, with a validation loss that rises before it falls.
-        lr: float. Phase-1 learning rate; phase 2 uses a tenth of it.
+        lr: float. Phase-1 learning rate; phase 2 starts at a tenth of it.
+        schedule: str. `"cosine"` anneals each phase along a cosine (phase 1
+            from `lr` to `lr / 10`, phase 2 from `lr / 10` to `lr / 1000`) over
+            its epochs or its share of `max_minutes`, whichever ends it first;
+            `"constant"` keeps `lr` and `lr / 10`, as the reference does.
         workers: int. Processes drawing captchas.
         cache_size: int. Train from a pool of this many drawn captchas,
             partly redrawn each epoch (`CachedCaptchas`); 0 draws every
@@ -104,6 +116,9 @@ class TrainConfig:
             instead of stretching them.
         strict: bool. Bad files in a folder are an error instead of skipped.
         init_from: str or None. Run folder whose weights start this run.
+        precision: str. `"auto"` (mixed float16 on a GPU, float32 on a CPU)
+            or a Keras dtype policy name. The saved models are float32
+            whatever trained them.
     """
 
     family: str = "ctc"
@@ -121,6 +136,7 @@ class TrainConfig:
     patience: int = 3
     min_epochs: int = 5
     lr: float = 1e-3
+    schedule: str = "cosine"
     workers: int = 2
     cache_size: int = 32768
     refresh: float = 0.5
@@ -142,6 +158,7 @@ class TrainConfig:
     keep_aspect: bool = False
     strict: bool = False
     init_from: str = None
+    precision: str = "auto"
 
     def __post_init__(self):
         self.arch = resolve_architecture(self.arch, self.family)
@@ -156,6 +173,10 @@ class TrainConfig:
                 f"--synthetic-ratio must leave room for real images in a batch of {self.batch_size}: "
                 f"a share in [0, 1). Received: {self.synthetic_ratio}"
             )
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"Unknown precision. Expected one of {PRECISIONS}. Received: precision={self.precision!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"Unknown schedule. Expected one of {SCHEDULES}. Received: schedule={self.schedule!r}")
         if self.resume and self.run_name is None:
             raise ValueError("--resume needs the --run-name of the run to continue.")
         if self.steps is None and self.data is None:
@@ -378,7 +399,23 @@ def backup_epoch(backup_dir, default):
         return json.load(f)["epoch"]
 
 
-def phase_callbacks(config, phase, validation, charset, best_so_far, clock, verbose):
+def phase_deadline(config, phase):
+    """Run minute by which a phase must end; None without a time budget."""
+    if not config.max_minutes:
+        return None
+    return config.max_minutes * (PHASE1_SHARE if phase == 1 else 1.0)
+
+
+def phase_schedule(config, phase, first_epoch, epochs, clock, start_minute):
+    """The phase's `CosineSchedule`, or None for the constant schedule."""
+    if config.schedule != "cosine":
+        return None
+    start = config.lr if phase == 1 else config.lr * FINE_TUNE_FACTOR
+    end = start * (FINE_TUNE_FACTOR if phase == 1 else FINAL_FACTOR)
+    return CosineSchedule(start, end, first_epoch, epochs, clock, start_minute, phase_deadline(config, phase))
+
+
+def phase_callbacks(config, phase, validation, charset, best_so_far, clock, verbose, schedule=None):
     """The callbacks of one phase; order matters, since later ones read the logs
     that earlier ones add (sequence accuracy, learning rate)."""
     images, texts = validation
@@ -389,7 +426,7 @@ def phase_callbacks(config, phase, validation, charset, best_so_far, clock, verb
         initial_value_threshold=best_so_far,
         verbose=verbose,
     )
-    return [
+    callbacks = [
         SequenceEvaluation(
             images,
             texts,
@@ -407,26 +444,30 @@ def phase_callbacks(config, phase, validation, charset, best_so_far, clock, verb
             start_from_epoch=config.min_epochs if phase == 1 else 0,
             verbose=verbose,
         ),
-        TimeBudget(clock, config.max_minutes * (PHASE1_SHARE if phase == 1 else 1.0), verbose=verbose),
+        TimeBudget(clock, phase_deadline(config, phase), verbose=verbose),
         keras.callbacks.CSVLogger(os.path.join(config.log_dir, "training.csv"), append=True),
         checkpoint,
         keras.callbacks.TensorBoard(os.path.join(config.log_dir, "tensorboard")),
         RunState(os.path.join(config.run_dir, STATE), phase, checkpoint, clock),
     ]
+    return callbacks if schedule is None else [schedule, *callbacks]
 
 
-def run_phase(model, config, phase, train, validation, charset, start_epoch, epochs, best_so_far, clock):
+def run_phase(
+    model, config, phase, train, validation, charset, start_epoch, epochs, best_so_far, clock, start_minute=0.0
+):
     """Fits one phase; returns `(epochs finished, best val_loss)`.
 
-    Phase 1 uses `config.lr`; phase 2 recompiles with a fresh Adam at
-    `config.lr * FINE_TUNE_FACTOR`, as the reference does. This is the one
-    place the learning rate is set.
+    Phase 1 starts at `config.lr`; phase 2 recompiles with a fresh Adam at
+    `config.lr * FINE_TUNE_FACTOR`, as the reference does. Here and in
+    `phase_schedule` is where the learning rate is set.
     """
     learning_rate = config.lr if phase == 1 else config.lr * FINE_TUNE_FACTOR
     compile_model(model, config.family, charset, learning_rate)
     backup_dir = os.path.join(config.run_dir, "backup", f"phase{phase}")
     trim_csv(os.path.join(config.log_dir, "training.csv"), backup_epoch(backup_dir, start_epoch))
-    callbacks = phase_callbacks(config, phase, validation, charset, best_so_far, clock, config.verbose)
+    schedule = phase_schedule(config, phase, start_epoch, epochs, clock, start_minute)
+    callbacks = phase_callbacks(config, phase, validation, charset, best_so_far, clock, config.verbose, schedule)
     images, texts = validation
     history = model.fit(
         train,
@@ -468,15 +509,39 @@ def train(config):
         print(f"Nothing to resume in {config.run_dir}: starting from the beginning.")
     clock = RunClock(state.get("minutes", 0.0))
 
-    model = build_model(
-        config.arch,
-        len(charset),
-        height=config.height,
-        width=config.width,
-        channels=run_config.channels,
-        min_length=config.min_length,
-        max_length=config.max_length,
+    def build():
+        return build_model(
+            config.arch,
+            len(charset),
+            height=config.height,
+            width=config.width,
+            channels=run_config.channels,
+            min_length=config.min_length,
+            max_length=config.max_length,
+        )
+
+    policy = resolve_precision(config.precision)
+    print(f"Precision: {policy}.")
+    previous_policy = keras.mixed_precision.global_policy()
+    set_precision(policy)
+    try:
+        train_phases(config, build(), charset, splits, source_model, source, state, state_path, clock)
+    finally:
+        set_precision(previous_policy)
+
+    best_model = save_float32(os.path.join(config.run_dir, BEST), build)
+    heldout = None
+    if splits is not None:
+        heldout = splits.test or splits.validation
+    finish_run(
+        best_model, run_config, config.run_dir, config.log_dir, config.seed, config.eval_samples, heldout=heldout
     )
+    return config.run_dir
+
+
+def train_phases(config, model, charset, splits, source_model, source, state, state_path, clock):
+    """Phase 1, then phase 2 from phase 1's best weights; skips what `state`
+    says is done (a resume)."""
     if source_model is not None:
         initialise_from(model, source_model, source, charset)
     train_data, images, texts = make_data(config, charset, splits)
@@ -487,7 +552,7 @@ def train(config):
         done, best = run_phase(
             model, config, 1, train_data, validation, charset, 0, config.epochs, state.get("best"), clock
         )
-        phase1 = {"epochs": done, "best": _finite(best)}
+        phase1 = {"epochs": done, "best": _finite(best), "minutes": round(clock.minutes(), 3)}
         state = dict(read_state(state_path), phase1=phase1)
         write_state(state_path, state)
 
@@ -511,25 +576,22 @@ def train(config):
             config.fine_tune_epochs,
             best_so_far,
             clock,
+            phase1.get("minutes", clock.minutes()),
         )
         state = dict(read_state(state_path), phase2={"epochs": done, "best": _finite(best)})
         write_state(state_path, state)
 
-    best_model = strip_optimizer(os.path.join(config.run_dir, BEST))
-    heldout = None
-    if splits is not None:
-        heldout = splits.test or splits.validation
-    finish_run(
-        best_model, run_config, config.run_dir, config.log_dir, config.seed, config.eval_samples, heldout=heldout
-    )
-    return config.run_dir
 
+def save_float32(path, build):
+    """Rewrites a finished run's checkpoint as float32 and without its
+    optimizer state (a third of the size; `--init-from` compiles a fresh
+    optimizer anyway). Returns the float32 model.
 
-def strip_optimizer(path):
-    """Rewrites a finished run's checkpoint without its optimizer state (a
-    third of the size); `--init-from` compiles a fresh optimizer anyway.
-    Returns the model."""
-    model = keras.models.load_model(path, compile=False)
+    Args:
+        path: str. The checkpoint.
+        build: callable returning the run's architecture.
+    """
+    model = float32_copy(keras.models.load_model(path, compile=False), build)
     root, extension = os.path.splitext(path)
     temporary = f"{root}.tmp{extension}"
     model.save(temporary)

@@ -8,6 +8,9 @@ import time
 import numpy as np
 import pytest
 
+from captcha_keras.callbacks import CosineSchedule
+from captcha_keras.callbacks import cosine_rate
+from captcha_keras.training import FINAL_FACTOR
 from captcha_keras.training import FINE_TUNE_FACTOR
 from captcha_keras.training import TrainConfig
 from captcha_keras.training import trim_csv
@@ -21,15 +24,24 @@ def read_rows(path):
         return list(csv.DictReader(f))
 
 
+def scheduled_rate(start, end, epoch_in_phase, epochs, steps):
+    """The float32 learning rate the CSV holds at the end of an epoch under the
+    cosine schedule: the rate set for that epoch's last batch."""
+    progress = (epoch_in_phase * steps + steps - 1) / (epochs * steps)
+    return float(np.float32(cosine_rate(start, end, progress)))
+
+
 @pytest.mark.parametrize("fixture", ["ctc_run", "cnn_run"])
-def test_phase_two_runs_at_a_tenth_of_the_learning_rate(fixture, request):
+def test_the_learning_rate_anneals_from_lr_to_a_tenth_then_below(fixture, request):
+    """Tiny runs: 2 phase-1 epochs and 1 phase-2 epoch of 4 steps, lr 1e-3."""
     run_dir, log_dir = request.getfixturevalue(fixture)
     rows = read_rows(log_dir / "training.csv")
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
     assert [int(float(r["phase"])) for r in rows] == [1, 1, 2]
-    # The optimizer runs in float32: compare with the float32 of the exact value.
     assert [float(r["learning_rate"]) for r in rows] == [
-        float(np.float32(1e-3)), float(np.float32(1e-3)), float(np.float32(1e-3 * FINE_TUNE_FACTOR))
+        scheduled_rate(1e-3, 1e-4, 0, 2, 4),
+        scheduled_rate(1e-3, 1e-4, 1, 2, 4),
+        scheduled_rate(1e-4, 1e-4 * FINAL_FACTOR, 0, 1, 4),
     ]
     for r in rows:
         assert 0.0 <= float(r["val_seq_acc"]) <= 1.0 and float(r["val_cer"]) >= 0.0
@@ -37,8 +49,9 @@ def test_phase_two_runs_at_a_tenth_of_the_learning_rate(fixture, request):
     assert state["phase1"]["epochs"] == 2 and state["phase2"]["epochs"] == 3
 
 
-def test_phase_two_compiles_with_the_exact_learning_rate(tmp_path, monkeypatch):
-    """The optimizer of phase 2 holds exactly lr * 0.1 (not a schedule, not a callback)."""
+def test_constant_schedule_runs_phase_two_at_exactly_a_tenth(tmp_path, monkeypatch):
+    """The reference recipe: the optimizer of phase 2 holds exactly lr * 0.1, and
+    the CSV shows lr then lr * 0.1."""
     from captcha_keras import training
 
     seen = []
@@ -51,12 +64,60 @@ def test_phase_two_compiles_with_the_exact_learning_rate(tmp_path, monkeypatch):
 
     monkeypatch.setattr(training, "compile_model", spy)
     config = TrainConfig(
-        family="ctc", charset="digits", width=64, height=32, batch_size=4, steps=1, val_steps=1,
+        family="ctc", charset="digits", width=64, height=32, batch_size=4, steps=2, val_steps=1,
         epochs=1, fine_tune_epochs=1, lr=0.02, workers=1, eval_samples=4, verbose=0, cache_size=0,
+        schedule="constant", precision="mixed_bfloat16",
         run_name="lr", output_dir=str(tmp_path / "m"), logs_dir=str(tmp_path / "l"),
     )
     training.train(config)
-    assert seen == [float(np.float32(0.02)), float(np.float32(0.002))]
+    exact = [float(np.float32(0.02)), float(np.float32(0.02 * FINE_TUNE_FACTOR))]
+    assert seen == exact
+    assert [float(r["learning_rate"]) for r in read_rows(tmp_path / "l" / "lr" / "training.csv")] == exact
+    # Mixed precision trained it, but it leaves no trace: the process is back to
+    # float32 and the saved model is float32 throughout.
+    import keras
+
+    assert keras.mixed_precision.global_policy().name == "float32"
+    saved = keras.models.load_model(tmp_path / "m" / "lr" / "best.keras", compile=False)
+    assert {layer.dtype_policy.name for layer in saved.layers} == {"float32"}
+
+
+def test_cosine_rate_runs_from_start_to_end_and_clips():
+    assert cosine_rate(1.0, 0.1, 0.0) == 1.0
+    assert cosine_rate(1.0, 0.1, 1.0) == pytest.approx(0.1)
+    assert cosine_rate(1.0, 0.1, 0.5) == pytest.approx(0.55)
+    assert cosine_rate(1.0, 0.1, 0.25) > 0.55 > cosine_rate(1.0, 0.1, 0.75)
+    assert cosine_rate(1.0, 0.1, -3.0) == 1.0 and cosine_rate(1.0, 0.1, 7.0) == pytest.approx(0.1)
+
+
+class FakeClock:
+    now = 0.0
+
+    def minutes(self):
+        return self.now
+
+
+def test_the_schedule_follows_the_time_budget_when_it_ends_the_phase_first():
+    """Phase 2 of a 60-minute run started at minute 45: at minute 52.5 half its
+    time is gone, although only 1 of 100 epochs' steps has run."""
+    clock = FakeClock()
+    schedule = CosineSchedule(1e-4, 1e-6, first_epoch=10, epochs=100, clock=clock, start_minute=45.0, deadline=60.0)
+    schedule.set_params({"steps": 50})
+    schedule.on_epoch_begin(11)
+    clock.now = 45.0
+    assert schedule.progress(0) == pytest.approx(50 / 5000)
+    clock.now = 52.5
+    assert schedule.progress(0) == pytest.approx(0.5)
+    # Without a time budget, only the steps count.
+    untimed = CosineSchedule(1e-4, 1e-6, first_epoch=10, epochs=100, clock=clock, start_minute=45.0, deadline=None)
+    untimed.set_params({"steps": 50})
+    untimed.on_epoch_begin(11)
+    assert untimed.progress(25) == pytest.approx(75 / 5000)
+
+
+def test_an_unknown_schedule_is_refused():
+    with pytest.raises(ValueError, match="Unknown schedule"):
+        TrainConfig(schedule="linear")
 
 
 def test_trim_csv_drops_epochs_that_will_run_again(tmp_path):
@@ -106,6 +167,11 @@ def test_a_killed_run_resumes_from_its_last_finished_epoch(tmp_path):
     # Phase 2 starts after phase 1's last epoch, even after a resume inside phase 1.
     assert [int(r["epoch"]) for r in rows] == list(range(8))
     assert [int(float(r["phase"])) for r in rows] == [1] * 6 + [2] * 2
+    # The cosine schedule picks up where it was: every epoch has the rate of an
+    # uninterrupted run.
+    assert [float(r["learning_rate"]) for r in rows] == [
+        scheduled_rate(1e-3, 1e-4, e, 6, 4) for e in range(6)
+    ] + [scheduled_rate(1e-4, 1e-4 * FINAL_FACTOR, e, 2, 4) for e in range(2)]
     assert read_json(state_path)["phase1"]["epochs"] == 6
     assert (out / "killed" / "metrics.json").is_file()
 
@@ -114,12 +180,6 @@ def test_time_budget_ends_a_phase_before_the_next_epoch_would_overrun():
     """With 0.5 of 1 minute used by a 0.3-minute epoch, a second epoch would end
     at 0.8 (inside a 1-minute budget) but a third at 1.1 would not."""
     from captcha_keras.callbacks import TimeBudget
-
-    class FakeClock:
-        now = 0.0
-
-        def minutes(self):
-            return self.now
 
     class Holder:
         stop_training = False

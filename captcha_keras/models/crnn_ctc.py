@@ -73,5 +73,6 @@ def build_crnn_ctc(
             layers.GRU(rnn_units, return_sequences=True, unroll=unroll),
             name=f"bigru{i + 1}",
         )(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="probs")(x)
+    # float32 even under mixed precision: the loss takes the log of these.
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="probs")(x)
     return keras.Model(inputs, outputs, name=name)

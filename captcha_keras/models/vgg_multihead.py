@@ -16,6 +16,7 @@ def build_vgg_multihead(
     num_classes=36,
     num_heads=4,
     filters=(32, 64, 128, 256, 256),
+    pools=None,
     convs_per_block=2,
     stem_stride=1,
     dropout=0.0,
@@ -34,8 +35,10 @@ def build_vgg_multihead(
         num_classes: int. Classes per head (the charset, plus one "no
             character" class for variable lengths). Defaults to 36.
         num_heads: int. The longest label. Defaults to 4.
-        filters: tuple of int. Filters of each block; each block ends with a
-            2x2 max-pool.
+        filters: tuple of int. Filters of each block.
+        pools: tuple of (int, int) or None, one per block. Max-pool of each
+            block (None in the tuple: no pooling). Defaults to None: a 2x2
+            max-pool after every block, as the reference.
         convs_per_block: int. Convolutions per block. Defaults to 2.
         stem_stride: int. Stride of the very first convolution. Defaults to 1.
         dropout: float. Dropout before the heads. Defaults to 0.
@@ -51,15 +54,17 @@ def build_vgg_multihead(
     >>> model.count_params()
     2653360
     """
-    pools = [(2, 2)] * len(filters)
+    if pools is None:
+        pools = [(2, 2)] * len(filters)
     check_input_size(height, width, stem_stride, pools, name)
     inputs, x = apply_input(height, width, channels)
     x = apply_conv_stack(x, filters, pools, convs_per_block, stem_stride, use_bias)
     x = layers.Flatten(name="flatten")(x)
     if dropout:
         x = layers.Dropout(dropout, name="dropout")(x)
+    # float32 even under mixed precision: the loss takes the log of these.
     outputs = {
-        head: layers.Dense(num_classes, activation="softmax", name=head)(x)
+        head: layers.Dense(num_classes, activation="softmax", dtype="float32", name=head)(x)
         for head in head_names(num_heads)
     }
     return keras.Model(inputs, outputs, name=name)

@@ -1,0 +1,40 @@
+import keras
+import numpy as np
+import pytest
+
+from captcha_keras.models import build_model
+from captcha_keras.precision import float32_copy
+from captcha_keras.precision import resolve_precision
+
+
+def test_auto_picks_float16_on_a_gpu_and_float32_on_a_cpu():
+    assert resolve_precision("auto", gpus=["GPU:0"]) == "mixed_float16"
+    assert resolve_precision("auto", gpus=[]) == "float32"
+    assert resolve_precision("float32", gpus=["GPU:0"]) == "float32"
+    assert resolve_precision("mixed_bfloat16", gpus=[]) == "mixed_bfloat16"
+    with pytest.raises(ValueError, match="Unknown precision"):
+        resolve_precision("float8")
+
+
+@pytest.mark.parametrize("arch", ["crnn_ctc_fast", "vgg_multihead_fast"])
+def test_a_mixed_precision_model_saves_as_an_equivalent_float32_model(arch):
+    def build():
+        return build_model(arch, 10, height=32, width=64, channels=1)
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        mixed = build()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert mixed.layers[1].compute_dtype == "bfloat16"
+    # The outputs stay float32 under mixed precision: the losses take their log.
+    assert all(o.dtype == "float32" for o in keras.tree.flatten(mixed.outputs))
+    copy = float32_copy(mixed, build)
+    assert {layer.dtype_policy.name for layer in copy.layers} == {"float32"}
+    assert all(np.array_equal(a, b) for a, b in zip(mixed.get_weights(), copy.get_weights()))
+    images = np.random.default_rng(0).integers(0, 256, (4, 32, 64, 1)).astype("float32")
+    mixed_out = keras.tree.flatten(mixed.predict(images, verbose=0))
+    copy_out = keras.tree.flatten(copy.predict(images, verbose=0))
+    for a, b in zip(mixed_out, copy_out):
+        # Same weights; only the arithmetic differs (bfloat16 keeps 8 bits of mantissa).
+        np.testing.assert_allclose(a, b, atol=0.05)
