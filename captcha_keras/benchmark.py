@@ -23,7 +23,10 @@ from captcha_keras.models import DEFAULT
 from captcha_keras.models import REFERENCE
 from captcha_keras.models import build_model
 from captcha_keras.models import default_channels
+from captcha_keras.precision import float32_copy
+from captcha_keras.precision import resolve_precision
 from captcha_keras.training import compile_model
+
 
 def with_channels(images, channels):
     """RGB images as the model reads them: unchanged, or averaged to one channel."""
@@ -43,12 +46,27 @@ def machine():
     }
 
 
-def training_throughput(arch, images, texts, charset, batch_size=128, steps=6):
-    """Training images/s of `arch` from memory, after one warm-up step."""
+def training_throughput(arch, images, texts, charset, batch_size=128, steps=6, precision="float32"):
+    """Training images/s of `arch` from memory, after one warm-up step.
+
+    Returns `(images/s, model)`; the model is float32 whatever `precision`
+    trained it, as a finished run saves it.
+    """
+    import keras
+
     family = ARCHITECTURES[arch]["family"]
     channels = default_channels(arch)
     images = with_channels(images, channels)
-    model = build_model(arch, len(charset), images.shape[1], images.shape[2], channels)
+
+    def build():
+        return build_model(arch, len(charset), images.shape[1], images.shape[2], channels)
+
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        model = build()
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
     compile_model(model, family, charset, 1e-3)
     x = images[: batch_size * steps].astype("float32")
     y = make_targets(texts[: batch_size * steps], charset, family, 4)
@@ -56,7 +74,8 @@ def training_throughput(arch, images, texts, charset, batch_size=128, steps=6):
     model.fit(*first, batch_size=batch_size, epochs=1, verbose=0)
     start = time.perf_counter()
     model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
-    return len(x) / (time.perf_counter() - start), model
+    img_s = len(x) / (time.perf_counter() - start)
+    return img_s, (model if precision == "float32" else float32_copy(model, build))
 
 
 def inference_throughput(model, images, batch_sizes=(1, 256), repeats=50):
@@ -99,16 +118,36 @@ def run(quick=True, batch_size=128):
     images, texts = draw_batches(data, workers=2, progress="benchmark captchas")
     results = {"machine": machine(), "quick": quick, "batch_size": batch_size, "models": {}}
     results["data_img_s"] = {"workers_1": data_throughput(1, 4), "workers_2": data_throughput(2, 8)}
+    # The reference as published trains in float32; the defaults train at the
+    # precision `--precision auto` picks here. When that is not float32, the
+    # reference is measured at it too, so the two effects can be told apart.
+    auto = resolve_precision("auto")
+    results["precision"] = auto
     for family in ("ctc", "multihead"):
-        for role, arch in (("reference", REFERENCE[family]), ("default", DEFAULT[family])):
-            print(f"measuring {arch} ({role})...", flush=True)
-            train_img_s, model = training_throughput(arch, images, texts, charset, batch_size, steps - 1)
-            entry = {"family": family, "role": role, "parameters": int(model.count_params()), "train_img_s": train_img_s}
-            entry.update(inference_throughput(model, images, repeats=20 if quick else 100))
-            results["models"][arch] = entry
-        ref, default = results["models"][REFERENCE[family]], results["models"][DEFAULT[family]]
-        default["train_speedup"] = default["train_img_s"] / ref["train_img_s"]
-        default["inference_speedup"] = default["batch256_img_s"] / ref["batch256_img_s"]
+        ref, default = REFERENCE[family], DEFAULT[family]
+        measured = [("reference", ref, "float32"), ("default", default, auto)]
+        if auto != "float32":
+            measured.insert(1, ("reference", ref, auto))
+        for role, arch, precision in measured:
+            print(f"measuring {arch} ({role}, {precision})...", flush=True)
+            train_img_s, model = training_throughput(arch, images, texts, charset, batch_size, steps - 1, precision)
+            entry = {
+                "family": family,
+                "role": role,
+                "arch": arch,
+                "precision": precision,
+                "parameters": int(model.count_params()),
+                "train_img_s": train_img_s,
+            }
+            if role == "reference" and precision != "float32":
+                # Inference runs the float32 SavedModel either way: measured once.
+                entry.update({k: v for k, v in results["models"][ref].items() if "batch" in k or "latency" in k})
+            else:
+                entry.update(inference_throughput(model, images, repeats=20 if quick else 100))
+            results["models"][arch if precision == "float32" or role == "default" else f"{arch} ({precision})"] = entry
+        reference, fast = results["models"][ref], results["models"][default]
+        fast["train_speedup"] = fast["train_img_s"] / reference["train_img_s"]
+        fast["inference_speedup"] = fast["batch256_img_s"] / reference["batch256_img_s"]
     return results
 
 
@@ -160,13 +199,18 @@ def format_time_to_accuracy(curves):
 def format_table(results):
     """A Markdown table of the results, for the terminal and the README."""
     lines = [
-        "| model | role | params | train img/s | infer img/s (b=256) | infer img/s (b=1) | p50 latency ms | speed-up train / infer |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| model | role | training precision | params | train img/s | infer img/s (b=256) | infer img/s (b=1) "
+        "| p50 latency ms | speed-up train / infer |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
-    for arch, r in results["models"].items():
-        speedup = f"{r['train_speedup']:.1f}x / {r['inference_speedup']:.1f}x" if "train_speedup" in r else "1x / 1x"
+    for name, r in results["models"].items():
+        if "train_speedup" in r:
+            speedup = f"{r['train_speedup']:.1f}x / {r['inference_speedup']:.1f}x"
+        else:
+            speedup = "1x / 1x" if r.get("precision", "float32") == "float32" else "-"
         lines.append(
-            f"| {arch} | {r['role']} | {r['parameters']:,} | {r['train_img_s']:.0f} | {r['batch256_img_s']:.0f} "
+            f"| {r.get('arch', name)} | {r['role']} | {r.get('precision', 'float32')} | {r['parameters']:,} "
+            f"| {r['train_img_s']:.0f} | {r['batch256_img_s']:.0f} "
             f"| {r['batch1_img_s']:.0f} | {r['latency_p50_ms']:.2f} | {speedup} |"
         )
     d = results["data_img_s"]

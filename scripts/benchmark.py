@@ -5,8 +5,9 @@
 
 The time-to-accuracy curves come from the `training.csv` of run folders
 trained with the default commands (`--runs`, by default the shipped
-saved_models/ctc_default and saved_models/cnn_default): each epoch logs the
-wall-clock minutes of its run, data drawing included.
+saved_models/ctc_default and saved_models/cnn_default, and the earlier
+default runs they replaced, in benchmarks/results/previous): each epoch logs
+the wall-clock minutes of its run, data drawing included.
 
 Prints a table and writes benchmarks/results/<date>.json.
 """
@@ -24,8 +25,11 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true", help="fewer steps and repeats")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--out-dir", default=os.path.join("benchmarks", "results"))
+    previous = os.path.join("benchmarks", "results", "previous")
     p.add_argument("--runs", nargs="*", default=[os.path.join("saved_models", "ctc_default"),
-                                                 os.path.join("saved_models", "cnn_default")],
+                                                 os.path.join("saved_models", "cnn_default"),
+                                                 os.path.join(previous, "ctc_default_v1"),
+                                                 os.path.join(previous, "cnn_default_v1")],
                    help="run folders whose time-to-accuracy to report (without --quick)")
     return p.parse_args(argv)
 

@@ -23,3 +23,21 @@ def test_time_to_accuracy_finds_the_first_epoch_past_each_threshold(tmp_path):
     png = tmp_path / "curves.png"
     plot_time_to_accuracy({"run": (curves["run"]["minutes"], curves["run"]["val_seq_acc"])}, png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_training_throughput_measures_at_the_given_precision_and_returns_a_float32_model():
+    import keras
+    import numpy as np
+
+    from captcha_keras.benchmark import training_throughput
+    from captcha_keras.charset import Charset
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (8, 32, 64, 3)).astype("uint8")
+    texts = ["".join(rng.choice(list("0123456789"), 4)) for _ in range(8)]
+    img_s, model = training_throughput(
+        "crnn_ctc_fast", images, texts, Charset("digits"), batch_size=4, steps=2, precision="mixed_bfloat16"
+    )
+    assert img_s > 0
+    assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
+    assert keras.mixed_precision.global_policy().name == "float32"
