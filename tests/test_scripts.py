@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 from captcha_keras.data.synthetic import render_captcha
+from captcha_keras.models import DEFAULT
 from conftest import read_json
 from conftest import run_script
 
@@ -13,8 +14,8 @@ RUN_FILES = ["best.keras", "config.json", "metrics.json", "training.csv", "model
              "predictions.png", "savedmodel/saved_model.pb"]
 
 
-@pytest.mark.parametrize("fixture, family, arch", [("ctc_run", "ctc", "crnn_ctc_fast"),
-                                                   ("cnn_run", "multihead", "vgg_multihead_fast")])
+@pytest.mark.parametrize("fixture, family, arch", [("ctc_run", "ctc", DEFAULT["ctc"]),
+                                                   ("cnn_run", "multihead", DEFAULT["multihead"])])
 def test_training_writes_every_output(fixture, family, arch, request):
     run_dir, log_dir = request.getfixturevalue(fixture)
     for name in RUN_FILES:
