@@ -64,3 +64,16 @@ def test_predictor_decodes_the_same_as_the_keras_model(ctc_run):
     got = predictor.predict_arrays(images.astype("uint8"))
     assert [p.text for p in got] == [t for t, _ in expected]
     np.testing.assert_allclose([p.confidence for p in got], [c for _, c in expected], rtol=1e-4)
+
+
+def test_savedmodel_stores_each_weight_once(ctc_run, cnn_run):
+    # keras' model.export writes every weight twice (keras-team/keras#23553).
+    import tensorflow as tf
+
+    for run_dir, _ in (ctc_run, cnn_run):
+        model = keras.models.load_model(run_dir / "best.keras", compile=False)
+        stored = tf.train.list_variables(str(run_dir / "savedmodel" / "variables" / "variables"))
+        values = sum(int(np.prod(shape)) for name, shape in stored if name != "_CHECKPOINTABLE_OBJECT_GRAPH")
+        # model.variables: the weights plus the dropout seed states.
+        assert values == sum(int(np.prod(v.shape)) for v in model.variables)
+        assert values < 1.01 * model.count_params()
