@@ -186,7 +186,9 @@ class CosineSchedule(keras.callbacks.Callback):
         self._epoch = epoch
 
     def progress(self, batch):
-        steps = self.params.get("steps") or 1
+        steps = self.params.get("steps")
+        if not steps:
+            raise ValueError("The cosine schedule needs training data with a known number of steps per epoch.")
         done = ((self._epoch - self.first_epoch) * steps + batch) / (self.epochs * steps)
         if self.clock is not None and self.deadline and self.deadline > self.start_minute:
             used = (self.clock.minutes() - self.start_minute) / (self.deadline - self.start_minute)

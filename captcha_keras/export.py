@@ -36,7 +36,12 @@ def export_savedmodel(model, path):
         return model(images, training=False)
 
     module.serve = serve
+    # Written beside the target and swapped in: a failed export keeps the old one.
+    temporary = f"{path.rstrip(os.sep)}.tmp"
+    if os.path.exists(temporary):
+        shutil.rmtree(temporary)
+    tf.saved_model.save(module, temporary, signatures={"serving_default": serve})
     if os.path.exists(path):
         shutil.rmtree(path)
-    tf.saved_model.save(module, path, signatures={"serving_default": serve})
+    os.replace(temporary, path)
     return path

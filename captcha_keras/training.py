@@ -399,6 +399,24 @@ def backup_epoch(backup_dir, default):
         return json.load(f)["epoch"]
 
 
+def check_recipe(recorded, recipe):
+    """Refuses to resume a run under another schedule or precision than it
+    started with: the learning rates would jump, and Adam's saved state does
+    not load into an optimizer of another precision.
+
+    Args:
+        recorded: dict or None. The `recipe` of the run's `state.json`.
+        recipe: dict. This invocation's `schedule` and resolved `precision`.
+    """
+    if not recorded:
+        return
+    changed = {key: value for key, value in recipe.items() if recorded.get(key, value) != value}
+    if changed:
+        started = " ".join(f"--{key} {recorded[key]}" for key in changed)
+        now = ", ".join(f"{key} {value}" for key, value in changed.items())
+        raise ValueError(f"This run started with {started} and cannot resume with {now}. Resume with {started}.")
+
+
 def phase_deadline(config, phase):
     """Run minute by which a phase must end; None without a time budget."""
     if not config.max_minutes:
@@ -521,6 +539,8 @@ def train(config):
         )
 
     policy = resolve_precision(config.precision)
+    check_recipe(state.get("recipe"), {"schedule": config.schedule, "precision": policy})
+    write_state(state_path, dict(read_state(state_path), recipe={"schedule": config.schedule, "precision": policy}))
     print(f"Precision: {policy}.")
     previous_policy = keras.mixed_precision.global_policy()
     set_precision(policy)
@@ -528,6 +548,8 @@ def train(config):
         train_phases(config, build(), charset, splits, source_model, source, state, state_path, clock)
     finally:
         set_precision(previous_policy)
+    # BackupAndRestore empties its folders when a phase ends; the run is done with them.
+    shutil.rmtree(os.path.join(config.run_dir, "backup"), ignore_errors=True)
 
     best_model = save_float32(os.path.join(config.run_dir, BEST), build)
     heldout = None

@@ -115,6 +115,29 @@ def test_the_schedule_follows_the_time_budget_when_it_ends_the_phase_first():
     assert untimed.progress(25) == pytest.approx(75 / 5000)
 
 
+def test_phase_two_anneals_from_a_tenth_over_what_is_left_of_the_budget():
+    """Phase 1 of a 60-minute run ended at minute 30: phase 2 has the 30
+    minutes left, from lr/10 to lr/1000."""
+    from captcha_keras.training import phase_schedule
+
+    clock = FakeClock()
+    config = TrainConfig(lr=1e-3, max_minutes=60)
+    schedule = phase_schedule(config, 2, first_epoch=12, epochs=100, clock=clock, start_minute=30.0)
+    assert (schedule.start, schedule.end) == pytest.approx((1e-4, 1e-6))
+    schedule.set_params({"steps": 50})
+    schedule.on_epoch_begin(12)
+    clock.now = 45.0
+    assert schedule.progress(0) == pytest.approx(0.5)
+    assert phase_schedule(TrainConfig(schedule="constant"), 2, 12, 100, clock, 30.0) is None
+
+
+def test_a_schedule_without_steps_per_epoch_is_refused():
+    schedule = CosineSchedule(1e-3, 1e-4, first_epoch=0, epochs=10)
+    schedule.set_params({"steps": None})
+    with pytest.raises(ValueError, match="steps per epoch"):
+        schedule.progress(0)
+
+
 def test_an_unknown_schedule_is_refused():
     with pytest.raises(ValueError, match="Unknown schedule"):
         TrainConfig(schedule="linear")
@@ -158,6 +181,13 @@ def test_a_killed_run_resumes_from_its_last_finished_epoch(tmp_path):
     assert 2 <= done_before < 6
     assert not (out / "killed" / "metrics.json").exists()
 
+    # The run records its recipe and refuses to resume under another one.
+    assert read_json(state_path)["recipe"] == {"schedule": "cosine", "precision": "float32"}
+    refused = subprocess.run(args + ["--resume", "--schedule", "constant"], capture_output=True, text=True, cwd=ROOT)
+    assert refused.returncode == 2
+    assert "started with --schedule cosine" in refused.stderr
+    assert read_json(state_path)["epochs_done"] == done_before
+
     resumed = subprocess.run(args + ["--resume"], capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     # It went on from where the backup left off, not from epoch 1.
@@ -174,6 +204,7 @@ def test_a_killed_run_resumes_from_its_last_finished_epoch(tmp_path):
     ] + [scheduled_rate(1e-4, 1e-4 * FINAL_FACTOR, e, 2, 4) for e in range(2)]
     assert read_json(state_path)["phase1"]["epochs"] == 6
     assert (out / "killed" / "metrics.json").is_file()
+    assert not (out / "killed" / "backup").exists()
 
 
 def test_time_budget_ends_a_phase_before_the_next_epoch_would_overrun():
