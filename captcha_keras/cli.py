@@ -53,6 +53,11 @@ def training_parser(family, description):
     p.add_argument("--cache-size", type=int, default=d.cache_size,
                    help="train from a pool of this many drawn captchas (0: draw every batch)")
     p.add_argument("--refresh", type=float, default=d.refresh, help="fraction of the pool redrawn per epoch")
+    p.add_argument("--emphasize", default=d.emphasize,
+                   help="characters the synthetic training stream draws --emphasis times as often: auto = "
+                   "0 and O when the charset has both (the captcha package's font draws them alike), none, "
+                   "or literal characters; validation and test stay uniform")
+    p.add_argument("--emphasis", type=float, default=d.emphasis, help="how much more often --emphasize draws")
     p.add_argument("--max-minutes", type=float, default=d.max_minutes,
                    help="wall-clock budget of the run (phase 1 gets 75%%); 0: no limit")
     p.add_argument("--seed", type=int, default=d.seed)

@@ -36,6 +36,7 @@ from captcha_keras.data.splits import load_splits
 from captcha_keras.data.splits import write_heldout
 from captcha_keras.data.synthetic import SyntheticCaptchas
 from captcha_keras.data.synthetic import draw_batches
+from captcha_keras.data.synthetic import resolve_emphasis
 from captcha_keras.data.targets import make_targets
 from captcha_keras.finetune import BEST
 from captcha_keras.finetune import load_source
@@ -96,6 +97,11 @@ class TrainConfig:
             partly redrawn each epoch (`CachedCaptchas`); 0 draws every
             training batch afresh, as the reference does.
         refresh: float. Fraction of the pool redrawn per epoch.
+        emphasize: str. Characters the synthetic training stream draws
+            `emphasis` times as often (validation and test stay uniform):
+            `"auto"` picks the pairs the package's font draws alike (0 and O)
+            when the charset has them, `"none"` (or `""`) nothing.
+        emphasis: float. How much more often. Defaults to 3.0.
         max_minutes: float. Wall-clock budget of the whole run, data drawing
             included; phase 1 ends by `PHASE1_SHARE` of it so that phase 2
             has time. 0 for no limit.
@@ -140,6 +146,8 @@ class TrainConfig:
     workers: int = 2
     cache_size: int = 32768
     refresh: float = 0.5
+    emphasize: str = "auto"
+    emphasis: float = 3.0
     max_minutes: float = 60.0
     seed: int = 0
     run_name: str = None
@@ -319,13 +327,23 @@ def synthetic_settings(config, charset):
     )
 
 
+def training_source(config, charset, **kwargs):
+    """The synthetic training stream: `emphasize`d characters drawn more often."""
+    settings = dict(synthetic_settings(config, charset), **kwargs)
+    emphasize = resolve_emphasis(config.emphasize, charset.characters)
+    if emphasize and config.emphasis != 1.0:
+        print(f"Training captchas draw {emphasize} {config.emphasis:g}x as often as the other characters "
+              "(--emphasize none for uniform labels; scores are always on uniform labels).")
+    return SyntheticCaptchas(emphasize=emphasize, emphasis=config.emphasis, **settings)
+
+
 def make_data(config, charset, splits=None):
     """The training stream and the fixed validation arrays of a run."""
     if splits is not None:
         return make_folder_data(config, charset, splits)
     common = synthetic_settings(config, charset)
     if config.cache_size:
-        source = SyntheticCaptchas(steps=1, family=None, **dict(common, batch_size=256))
+        source = training_source(config, charset, steps=1, family=None, batch_size=256)
         train = CachedCaptchas(
             source,
             pool_size=config.cache_size,
@@ -336,12 +354,13 @@ def make_data(config, charset, splits=None):
             family=config.family,
         )
     else:
-        train = SyntheticCaptchas(
+        train = training_source(
+            config,
+            charset,
             steps=config.steps,
             family=config.family,
             workers=config.workers,
             use_multiprocessing=config.workers > 1,
-            **common,
         )
     validation = SyntheticCaptchas(steps=config.val_steps, stream="validation", family=None, **common)
     images, texts = draw_batches(validation, workers=config.workers, progress="validation captchas")
@@ -353,7 +372,7 @@ def make_folder_data(config, charset, splits):
     synthetic pool) and the validation folder's arrays."""
     synthetic = None
     if config.synthetic_ratio:
-        source = SyntheticCaptchas(steps=1, family=None, **dict(synthetic_settings(config, charset), batch_size=256))
+        source = training_source(config, charset, steps=1, family=None, batch_size=256)
         synthetic = CachedCaptchas(
             source,
             pool_size=config.cache_size or 8192,

@@ -4,8 +4,11 @@ import numpy as np
 import pytest
 
 from captcha_keras.data.synthetic import SyntheticCaptchas
+from captcha_keras.data.synthetic import character_weights
 from captcha_keras.data.synthetic import draw_batches
+from captcha_keras.data.synthetic import random_texts
 from captcha_keras.data.synthetic import render_captcha
+from captcha_keras.data.synthetic import resolve_emphasis
 
 
 def tiny(**kwargs):
@@ -89,3 +92,41 @@ def test_index_past_the_end_is_an_index_error():
 def test_unknown_stream_is_rejected():
     with pytest.raises(ValueError, match="Unknown stream"):
         tiny(stream="holdout")
+
+
+def test_emphasized_characters_are_drawn_that_much_more_often():
+    rng = np.random.default_rng(0)
+    weights = character_weights("0123456789", "07", 3.0)
+    texts = random_texts(rng, 5000, "0123456789", 4, 4, weights)
+    counts = {c: sum(t.count(c) for t in texts) for c in "0123456789"}
+    plain = np.mean([counts[c] for c in "12345689"])
+    # 20,000 characters: 0 and 7 expected 5,000 times each, the rest 1,667.
+    assert 2.7 < counts["0"] / plain < 3.3
+    assert 2.7 < counts["7"] / plain < 3.3
+    assert all(0.9 < counts[c] / plain < 1.1 for c in "12345689")
+
+
+def test_no_emphasis_keeps_the_uniform_stream():
+    # Emphasis off, or a factor of 1, must not change a seeded stream.
+    uniform = tiny().draw_batch(2)[1]
+    assert tiny(emphasize="07", emphasis=1.0).draw_batch(2)[1] == uniform
+    assert tiny(emphasize="", emphasis=3.0).draw_batch(2)[1] == uniform
+    assert tiny(emphasize="07", emphasis=3.0).draw_batch(2)[1] != uniform
+
+
+@pytest.mark.parametrize(
+    "emphasize, emphasis, message",
+    [("0A", 3.0, "must be in the charset"), ("0", 0.0, "must be positive")],
+)
+def test_bad_emphasis_is_refused(emphasize, emphasis, message):
+    with pytest.raises(ValueError, match=message):
+        tiny(emphasize=emphasize, emphasis=emphasis)
+
+
+@pytest.mark.parametrize(
+    "emphasize, characters, expected",
+    [("auto", "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0O"), ("auto", "0123456789", ""),
+     ("auto", "ABO", ""), ("none", "0O", ""), ("7", "0123456789", "7")],
+)
+def test_auto_emphasis_picks_the_lookalikes_the_charset_has(emphasize, characters, expected):
+    assert resolve_emphasis(emphasize, characters) == expected

@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 
 from captcha_keras.callbacks import CosineSchedule
+from captcha_keras.charset import Charset
 from captcha_keras.callbacks import cosine_rate
 from captcha_keras.training import FINAL_FACTOR
 from captcha_keras.training import FINE_TUNE_FACTOR
 from captcha_keras.training import TrainConfig
+from captcha_keras.training import make_data
 from captcha_keras.training import trim_csv
 from conftest import ROOT
 from conftest import TINY_TRAINING
@@ -230,3 +232,20 @@ def test_architecture_sets_the_default_channels():
     assert TrainConfig(arch="default", family="ctc").grayscale is True
     assert TrainConfig(arch="reference", family="ctc").grayscale is False
     assert TrainConfig(arch="reference", family="ctc", grayscale=True).grayscale is True
+
+
+def test_emphasis_shapes_the_training_stream_only(tmp_path):
+    config = TrainConfig(
+        charset="digits", length="4", grayscale=True, batch_size=64, steps=2, val_steps=2,
+        cache_size=256, workers=1, emphasize="7", emphasis=3.0, output_dir=str(tmp_path),
+    )
+    train, _, validation_texts = make_data(config, Charset("digits"))
+    try:
+        pool = "".join(train.texts)
+        validation = "".join(validation_texts)
+        # 1,024 pool characters: '7' expected 256 times (3/12), uniform 102.
+        assert pool.count("7") > 180
+        # 512 validation characters stay uniform: '7' expected 51 times.
+        assert validation.count("7") < 90
+    finally:
+        train.close()
