@@ -26,10 +26,10 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--out-dir", default=os.path.join("benchmarks", "results"))
     previous = os.path.join("benchmarks", "results", "previous")
-    p.add_argument("--runs", nargs="*", default=[os.path.join("saved_models", "ctc_default"),
-                                                 os.path.join("saved_models", "cnn_default"),
-                                                 os.path.join(previous, "ctc_default_v1"),
-                                                 os.path.join(previous, "cnn_default_v1")],
+    earlier = sorted(os.path.join(previous, name) for name in os.listdir(previous)) if os.path.isdir(previous) else []
+    p.add_argument("--runs", nargs="*",
+                   default=[os.path.join("saved_models", "ctc_default"), os.path.join("saved_models", "cnn_default")]
+                   + [run for run in earlier if os.path.isdir(run)],
                    help="run folders whose time-to-accuracy to report (without --quick)")
     return p.parse_args(argv)
 
