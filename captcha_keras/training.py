@@ -35,6 +35,7 @@ from captcha_keras.data.labels import labels_charset
 from captcha_keras.data.splits import load_splits
 from captcha_keras.data.splits import write_heldout
 from captcha_keras.data.synthetic import SyntheticCaptchas
+from captcha_keras.data.synthetic import character_weights
 from captcha_keras.data.synthetic import draw_batches
 from captcha_keras.data.synthetic import resolve_emphasis
 from captcha_keras.data.targets import make_targets
@@ -304,6 +305,8 @@ def resolve_inputs(config):
         else:
             config.length = source.length if source is not None else "4"
         config.min_length, config.max_length = parse_length(config.length)
+    config.emphasize = resolve_emphasis(config.emphasize, config.charset)
+    character_weights(config.charset, config.emphasize, config.emphasis)  # refuses bad ones now, not after --overwrite
     return splits, source_model, source
 
 
@@ -328,13 +331,13 @@ def synthetic_settings(config, charset):
 
 
 def training_source(config, charset, **kwargs):
-    """The synthetic training stream: `emphasize`d characters drawn more often."""
+    """The synthetic training stream: `config.emphasize`d characters (as
+    `resolve_inputs` settled them) drawn more often."""
     settings = dict(synthetic_settings(config, charset), **kwargs)
-    emphasize = resolve_emphasis(config.emphasize, charset.characters)
-    if emphasize and config.emphasis != 1.0:
-        print(f"Training captchas draw {emphasize} {config.emphasis:g}x as often as the other characters "
+    if config.emphasize and config.emphasis != 1.0:
+        print(f"Training captchas draw {config.emphasize} {config.emphasis:g}x as often as the other characters "
               "(--emphasize none for uniform labels; scores are always on uniform labels).")
-    return SyntheticCaptchas(emphasize=emphasize, emphasis=config.emphasis, **settings)
+    return SyntheticCaptchas(emphasize=config.emphasize, emphasis=config.emphasis, **settings)
 
 
 def make_data(config, charset, splits=None):

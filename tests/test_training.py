@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from captcha_keras.callbacks import CosineSchedule
-from captcha_keras.charset import Charset
 from captcha_keras.callbacks import cosine_rate
+from captcha_keras.charset import Charset
 from captcha_keras.training import FINAL_FACTOR
 from captcha_keras.training import FINE_TUNE_FACTOR
 from captcha_keras.training import TrainConfig

@@ -237,7 +237,6 @@ class SyntheticCaptchas(keras.utils.PyDataset):
         self.family = family
         self.fonts = fonts
         self.font_sizes = font_sizes
-        self.emphasize = emphasize
         self.weights = character_weights(self.charset.characters, emphasize, emphasis)
 
     @property
