@@ -49,7 +49,8 @@ def training_parser(family, description):
                    "its share of --max-minutes; constant: lr, then lr/10 (the reference)")
     p.add_argument("--workers", type=int, default=d.workers, help="processes drawing captchas")
     p.add_argument("--precision", choices=PRECISIONS, default=d.precision,
-                   help="auto: mixed_float16 on a GPU, float32 on a CPU; saved models are float32 either way")
+                   help="auto: mixed_float16 on a GPU, mixed_bfloat16 on a CPU with AMX bfloat16 units, float32 "
+                   "on other CPUs; saved models are float32 either way")
     p.add_argument("--cache-size", type=int, default=d.cache_size,
                    help="train from a pool of this many drawn captchas (0: draw every batch)")
     p.add_argument("--refresh", type=float, default=d.refresh, help="fraction of the pool redrawn per epoch")

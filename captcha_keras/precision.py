@@ -2,21 +2,40 @@
 
 Mixed precision computes convolutions and matrix products in 16 bits while the
 weights stay float32. On a GPU, `mixed_float16` (Keras adds loss scaling) is
-the fast path. On a CPU, "auto" keeps float32: on this project's 2-core CPU
-(which has AMX bfloat16 units), `mixed_bfloat16` trained the default CTC model
-at 0.6x to 1.1x the float32 speed depending on the run, never reliably faster,
-so it is there to choose (`--precision mixed_bfloat16`), not the default.
-Whatever trains, the saved models are float32 (`float32_copy`), so they load
-and run on any machine.
+the fast path. On a CPU with AMX bfloat16 units (Intel Xeon since Sapphire
+Rapids, as this project's 2-core CPU), oneDNN runs bfloat16 convolutions on
+them: `mixed_bfloat16` trained the default CTC models 1.2x to 1.35x faster
+than float32 here (median step times; see the README), so "auto" picks it
+there. Elsewhere on a CPU, bfloat16 would be emulated and slow, so "auto"
+keeps float32. Whatever trains, the saved models are float32
+(`float32_copy`), so they load and run on any machine.
 """
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
-def resolve_precision(name="auto", gpus=None):
+def cpu_has_amx_bfloat16(cpuinfo="/proc/cpuinfo"):
+    """True when the CPU advertises AMX bfloat16 units (`amx_bf16` flag).
+
+    Reads the Linux `cpuinfo` file; False where it cannot be read (macOS,
+    Windows), which keeps those machines on float32.
+    """
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return "amx_bf16" in line.split()
+    except OSError:
+        pass
+    return False
+
+
+def resolve_precision(name="auto", gpus=None, amx_bfloat16=None):
     """The Keras dtype policy name for `name` on this machine.
 
     Args:
         name: str. One of `PRECISIONS`.
         gpus: list or None. The GPUs TensorFlow sees; None asks TensorFlow.
+        amx_bfloat16: bool or None. Whether the CPU has AMX bfloat16 units;
+            None reads `/proc/cpuinfo`.
 
     Returns:
         `"float32"`, `"mixed_bfloat16"` or `"mixed_float16"`.
@@ -29,7 +48,11 @@ def resolve_precision(name="auto", gpus=None):
         import tensorflow as tf
 
         gpus = tf.config.list_physical_devices("GPU")
-    return "mixed_float16" if gpus else "float32"
+    if gpus:
+        return "mixed_float16"
+    if amx_bfloat16 is None:
+        amx_bfloat16 = cpu_has_amx_bfloat16()
+    return "mixed_bfloat16" if amx_bfloat16 else "float32"
 
 
 def set_precision(policy):

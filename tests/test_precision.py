@@ -3,17 +3,31 @@ import numpy as np
 import pytest
 
 from captcha_keras.models import build_model
+from captcha_keras.precision import cpu_has_amx_bfloat16
 from captcha_keras.precision import float32_copy
 from captcha_keras.precision import resolve_precision
 
 
-def test_auto_picks_float16_on_a_gpu_and_float32_on_a_cpu():
+def test_auto_picks_float16_on_a_gpu_bfloat16_on_an_amx_cpu_else_float32():
     assert resolve_precision("auto", gpus=["GPU:0"]) == "mixed_float16"
-    assert resolve_precision("auto", gpus=[]) == "float32"
+    assert resolve_precision("auto", gpus=["GPU:0"], amx_bfloat16=True) == "mixed_float16"
+    assert resolve_precision("auto", gpus=[], amx_bfloat16=False) == "float32"
+    assert resolve_precision("auto", gpus=[], amx_bfloat16=True) == "mixed_bfloat16"
     assert resolve_precision("float32", gpus=["GPU:0"]) == "float32"
     assert resolve_precision("mixed_bfloat16", gpus=[]) == "mixed_bfloat16"
     with pytest.raises(ValueError, match="Unknown precision"):
         resolve_precision("float8")
+
+
+def test_amx_is_read_from_the_cpu_flags(tmp_path):
+    with_amx = tmp_path / "amx"
+    with_amx.write_text("processor\t: 0\nflags\t\t: fpu sse avx512f amx_bf16 amx_tile\n")
+    without = tmp_path / "plain"
+    # avx512_bf16 alone (no AMX tiles) is not enough: oneDNN would not use tiles.
+    without.write_text("processor\t: 0\nflags\t\t: fpu sse avx512f avx512_bf16\n")
+    assert cpu_has_amx_bfloat16(str(with_amx)) is True
+    assert cpu_has_amx_bfloat16(str(without)) is False
+    assert cpu_has_amx_bfloat16(str(tmp_path / "missing")) is False
 
 
 @pytest.mark.parametrize("arch", ["crnn_ctc_fast", "vgg_multihead_fast"])

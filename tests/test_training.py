@@ -11,6 +11,7 @@ import pytest
 from captcha_keras.callbacks import CosineSchedule
 from captcha_keras.callbacks import cosine_rate
 from captcha_keras.charset import Charset
+from captcha_keras.precision import resolve_precision
 from captcha_keras.training import FINAL_FACTOR
 from captcha_keras.training import FINE_TUNE_FACTOR
 from captcha_keras.training import TrainConfig
@@ -184,10 +185,15 @@ def test_a_killed_run_resumes_from_its_last_finished_epoch(tmp_path):
     assert not (out / "killed" / "metrics.json").exists()
 
     # The run records its recipe and refuses to resume under another one.
-    assert read_json(state_path)["recipe"] == {"schedule": "cosine", "precision": "float32"}
+    auto = resolve_precision("auto")
+    assert read_json(state_path)["recipe"] == {"schedule": "cosine", "precision": auto}
     refused = subprocess.run(args + ["--resume", "--schedule", "constant"], capture_output=True, text=True, cwd=ROOT)
     assert refused.returncode == 2
     assert "started with --schedule cosine" in refused.stderr
+    other = "mixed_bfloat16" if auto == "float32" else "float32"
+    refused = subprocess.run(args + ["--resume", "--precision", other], capture_output=True, text=True, cwd=ROOT)
+    assert refused.returncode == 2
+    assert f"started with --precision {auto}" in refused.stderr
     assert read_json(state_path)["epochs_done"] == done_before
 
     resumed = subprocess.run(args + ["--resume"], capture_output=True, text=True, cwd=ROOT, timeout=600)

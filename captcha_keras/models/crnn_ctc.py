@@ -66,11 +66,15 @@ def build_crnn_ctc(
     # Width becomes the time axis; each step sees a full-height column.
     x = layers.Permute((2, 1, 3), name="to_time_major_width")(x)
     x = layers.Reshape((x.shape[1], x.shape[2] * x.shape[3]), name="columns")(x)
+    # The recurrent head runs in float32 even under mixed precision: an
+    # unrolled GRU carries its state through every step, and bfloat16's 8-bit
+    # mantissa would round it at each one. It costs little next to the convs.
     if projection:
-        x = layers.Dense(projection, activation="relu", name="projection")(x)
+        x = layers.Dense(projection, activation="relu", dtype="float32", name="projection")(x)
     for i in range(rnn_layers):
         x = layers.Bidirectional(
-            layers.GRU(rnn_units, return_sequences=True, unroll=unroll),
+            layers.GRU(rnn_units, return_sequences=True, unroll=unroll, dtype="float32"),
+            dtype="float32",
             name=f"bigru{i + 1}",
         )(x)
     # float32 even under mixed precision: the loss takes the log of these.
