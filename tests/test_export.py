@@ -5,6 +5,7 @@ import sys
 
 import keras
 import numpy as np
+import pytest
 
 from captcha_keras.data.synthetic import SyntheticCaptchas
 from captcha_keras.prediction import Predictor
@@ -76,9 +77,35 @@ def test_savedmodel_stores_each_weight_once(ctc_run, cnn_run):
     import tensorflow as tf
 
     for run_dir, _ in (ctc_run, cnn_run):
+        from captcha_keras.export import fold_batch_norms
+
         model = keras.models.load_model(run_dir / "best.keras", compile=False)
+        served = fold_batch_norms(model)
         stored = tf.train.list_variables(str(run_dir / "savedmodel" / "variables" / "variables"))
         values = sum(int(np.prod(shape)) for name, shape in stored if name != "_CHECKPOINTABLE_OBJECT_GRAPH")
-        # model.variables: the weights plus the dropout seed states.
-        assert values == sum(int(np.prod(v.shape)) for v in model.variables)
-        assert values < 1.01 * model.count_params()
+        # The served (folded) model's variables: its weights plus the dropout seed states.
+        assert values == sum(int(np.prod(v.shape)) for v in served.variables)
+        assert values < 1.01 * served.count_params() < 1.01 * model.count_params()
+
+
+@pytest.mark.parametrize("arch", ["crnn_ctc_fast_wide", "vgg_multihead_fast_s2"])
+def test_folding_batch_norms_keeps_the_outputs_and_removes_every_norm(arch):
+    from captcha_keras.export import fold_batch_norms
+    from captcha_keras.models import build_model
+
+    rng = np.random.default_rng(3)
+    model = build_model(arch, 10, height=32, width=64, channels=1)
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    for norm in norms:
+        # Statistics far from the initial ones, so that a wrong fold shows.
+        n = norm.gamma.shape[0]
+        norm.set_weights([rng.uniform(0.5, 2, n), rng.normal(0, 1, n), rng.normal(0, 1, n), rng.uniform(0.1, 4, n)])
+    folded = fold_batch_norms(model)
+    assert norms and not any(isinstance(layer, keras.layers.BatchNormalization) for layer in folded.layers)
+    assert folded.count_params() < model.count_params()
+    assert folded.output_names == model.output_names
+    images = rng.integers(0, 256, (3, 32, 64, 1)).astype("float32")
+    expected = keras.tree.flatten(model(images, training=False))
+    got = keras.tree.flatten(folded(images, training=False))
+    for a, b in zip(expected, got):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), atol=1e-5)

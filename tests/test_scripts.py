@@ -2,9 +2,11 @@
 
 import json
 
+import numpy as np
 import pytest
 from PIL import Image
 
+from captcha_keras.data.synthetic import SyntheticCaptchas
 from captcha_keras.data.synthetic import render_captcha
 from captcha_keras.models import DEFAULT
 from conftest import read_json
@@ -46,6 +48,32 @@ def test_evaluate_script_scores_fresh_captchas(ctc_run, tmp_path):
 def test_evaluate_script_rejects_a_folder_that_is_not_a_run(tmp_path):
     result = run_script("evaluate.py", "--model", tmp_path, check=False)
     assert result.returncode == 2 and "no config.json" in result.stderr
+
+
+def test_export_script_writes_a_savedmodel_that_reads_as_the_keras_model(ctc_run, tmp_path):
+    import shutil
+
+    import keras
+    import tensorflow as tf
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(ctc_run[0], run_dir)
+    shutil.rmtree(run_dir / "savedmodel")
+    result = run_script("export.py", run_dir)
+    assert f"wrote {run_dir / 'savedmodel'}" in result.stdout
+    images, _ = SyntheticCaptchas("digits", 64, 32, "2-3", grayscale=True, batch_size=6, steps=1, seed=8, family=None)[0]
+    model = keras.models.load_model(run_dir / "best.keras", compile=False)
+    loaded = tf.saved_model.load(str(run_dir / "savedmodel"))
+    np.testing.assert_allclose(loaded.serve(tf.constant(images)).numpy(), model.predict(images, verbose=0), atol=1e-5)
+    variables = tf.train.list_variables(str(run_dir / "savedmodel" / "variables" / "variables"))
+    stored = sum(int(np.prod(shape)) for name, shape in variables if name != "_CHECKPOINTABLE_OBJECT_GRAPH")
+    # Each batch norm's four vectors are folded into its convolution's bias.
+    assert stored < model.count_params()
+
+
+def test_export_script_refuses_a_folder_without_a_model(tmp_path):
+    result = run_script("export.py", tmp_path, check=False)
+    assert result.returncode == 2 and "has no best.keras" in result.stderr
 
 
 def test_predict_script_reads_good_files_and_reports_bad_ones(cnn_run, tmp_path):
