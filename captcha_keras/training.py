@@ -123,7 +123,8 @@ class TrainConfig:
             instead of stretching them.
         strict: bool. Bad files in a folder are an error instead of skipped.
         init_from: str or None. Run folder whose weights start this run.
-        precision: str. `"auto"` (mixed float16 on a GPU, float32 on a CPU)
+        precision: str. `"auto"` (mixed float16 on a GPU, mixed bfloat16 on a CPU
+            with AMX bfloat16 units, float32 on other CPUs)
             or a Keras dtype policy name. The saved models are float32
             whatever trained them.
     """
@@ -340,6 +341,16 @@ def training_source(config, charset, **kwargs):
     return SyntheticCaptchas(emphasize=config.emphasize, emphasis=config.emphasis, **settings)
 
 
+def redraw_in_background():
+    """Whether the pool is redrawn while epochs train: on a GPU, whose CPU is
+    otherwise idle; not on a CPU that trains on every core, where drawing
+    beside the trainer slows it far more than drawing between epochs does
+    (`CachedCaptchas`)."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
 def make_data(config, charset, splits=None):
     """The training stream and the fixed validation arrays of a run."""
     if splits is not None:
@@ -355,6 +366,7 @@ def make_data(config, charset, splits=None):
             refresh=config.refresh,
             workers=config.workers,
             family=config.family,
+            background=redraw_in_background(),
         )
     else:
         train = training_source(
@@ -382,6 +394,7 @@ def make_folder_data(config, charset, splits):
             refresh=config.refresh,
             workers=config.workers,
             family=config.family,
+            background=redraw_in_background(),
         )
     train = FolderCaptchas(
         splits.train,

@@ -25,6 +25,24 @@ def test_pool_is_drawn_from_the_stream_and_refreshed_each_epoch():
         cache.close()
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_redrawing_between_epochs_or_in_the_background_fills_the_same_pool(workers):
+    between = CachedCaptchas(source(), pool_size=32, batch_size=8, refresh=0.5, workers=workers)
+    behind = CachedCaptchas(source(), pool_size=32, batch_size=8, refresh=0.5, workers=workers, background=True)
+    try:
+        for _ in range(3):
+            between.on_epoch_end()
+            behind.on_epoch_end()
+            assert between.texts == behind.texts
+            np.testing.assert_array_equal(between.images, behind.images)
+        # Three redraws of two chunks each: the pool holds batches 6..9 of the stream.
+        assert between.texts == [t for i in (8, 9, 6, 7) for t in source().draw_batch(i)[1]]
+        assert behind._executor is not None and between._executor is None
+    finally:
+        between.close()
+        behind.close()
+
+
 def test_batches_cover_the_pool_and_are_seeded():
     a = CachedCaptchas(source(), pool_size=32, batch_size=8, refresh=0.0, workers=1)
     b = CachedCaptchas(source(), pool_size=32, batch_size=8, refresh=0.0, workers=1)
