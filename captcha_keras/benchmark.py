@@ -46,8 +46,32 @@ def machine():
     }
 
 
-def training_throughput(arch, images, texts, charset, batch_size=128, steps=6, precision="float32"):
-    """Training images/s of `arch` from memory, after one warm-up step.
+class _StepTimes:
+    """Wall-clock seconds of each training batch, from a Keras callback."""
+
+    def __init__(self):
+        import keras
+
+        times = self.times = []
+
+        class Callback(keras.callbacks.Callback):
+            def on_train_batch_begin(self, batch, logs=None):
+                self.start = time.perf_counter()
+
+            def on_train_batch_end(self, batch, logs=None):
+                times.append(time.perf_counter() - self.start)
+
+        self.callback = Callback()
+
+
+def training_throughput(arch, images, texts, charset, batch_size=128, steps=6, precision="float32", warmup=3):
+    """Training images/s of `arch` from memory: batch size over the median step time.
+
+    The median of `steps` timed batches (after `warmup` untimed ones) rather
+    than one `fit` timed whole: on a shared CPU a single slow stretch would
+    otherwise decide the figure (a 6-step `fit` measured the same model at
+    296 and 512 img/s in one minute; medians of 16 steps agree within 2%).
+    `images` are cycled when there are fewer than the steps need.
 
     Returns `(images/s, model)`; the model is float32 whatever `precision`
     trained it, as a finished run saves it.
@@ -68,13 +92,12 @@ def training_throughput(arch, images, texts, charset, batch_size=128, steps=6, p
     finally:
         keras.mixed_precision.set_global_policy(previous)
     compile_model(model, family, charset, 1e-3)
-    x = images[: batch_size * steps].astype("float32")
-    y = make_targets(texts[: batch_size * steps], charset, family, 4)
-    first = (x[:batch_size], y[:batch_size] if family == "ctc" else {k: v[:batch_size] for k, v in y.items()})
-    model.fit(*first, batch_size=batch_size, epochs=1, verbose=0)
-    start = time.perf_counter()
-    model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
-    img_s = len(x) / (time.perf_counter() - start)
+    picks = np.arange(batch_size * (steps + warmup)) % len(images)
+    x = images[picks].astype("float32")
+    y = make_targets([texts[i] for i in picks], charset, family, 4)
+    timer = _StepTimes()
+    model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=False, callbacks=[timer.callback])
+    img_s = batch_size / statistics.median(timer.times[warmup:])
     return img_s, (model if precision == "float32" else float32_copy(model, build))
 
 
@@ -110,11 +133,80 @@ def data_throughput(workers=2, batches=8, batch_size=128):
     return batches * batch_size / (time.perf_counter() - start)
 
 
+def steps_at_default_redraw(pool_size, refresh):
+    """Steps of an epoch that redraws `refresh` of `pool_size` captchas at the
+    default recipe's redraw per training step."""
+    from captcha_keras.training import SYNTHETIC_STEPS
+    from captcha_keras.training import TrainConfig
+
+    default = TrainConfig()
+    per_step = default.refresh * default.cache_size / SYNTHETIC_STEPS
+    return max(1, round(refresh * pool_size / per_step))
+
+
+def stream_overhead(arch, batch_size=128, pool_size=4096, refresh=0.5, repeats=2, precision="float32"):
+    """How much longer a training epoch takes with the pool's redraw.
+
+    Trains `arch` on `CachedCaptchas` epochs, in turn with no redraw (from
+    memory), with `refresh` of the pool redrawn between epochs by two
+    processes (what training does), and redrawn by one background process
+    while the epoch trains, through the same PyDataset path. An epoch has as
+    many steps as make the redraw per step the default recipe's (half of
+    32,768 captchas over 400 steps: 41 a step). Whole epochs are timed, the
+    redraw included, not median steps.
+
+    Returns:
+        dict: median epoch seconds `memory_s`, `stream_s` (between epochs),
+        `background_s`, and `overhead` (`stream_s / memory_s - 1`) and
+        `background_overhead`.
+    """
+    import keras
+
+    from captcha_keras.data.cache import CachedCaptchas
+
+    family = ARCHITECTURES[arch]["family"]
+    channels = default_channels(arch)
+    steps = steps_at_default_redraw(pool_size, refresh)
+    # Drawn in chunks of 256, as training draws its pool.
+    source = SyntheticCaptchas(batch_size=256, steps=1, seed=3, grayscale=channels == 1, family=None)
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        model = build_model(arch, len(source.charset), source.height, source.width, channels)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    compile_model(model, family, source.charset, 1e-3)
+    times = {"memory": [], "stream": [], "background": []}
+    modes = [("memory", 0.0, False), ("stream", refresh, False), ("background", refresh, True)]
+    for name, fraction, background in modes * repeats:
+        data = CachedCaptchas(source, pool_size, batch_size, steps, fraction, workers=2, family=family,
+                              background=background)
+        try:
+            # Keras calls `on_epoch_end` after each epoch: it waits for the
+            # epoch's redraw and submits the next. So the timed epoch starts
+            # with a fresh redraw and ends when it is in, as in training.
+            model.fit(data, epochs=1, verbose=0)
+            start = time.perf_counter()
+            model.fit(data, epochs=1, verbose=0)
+            times[name].append(time.perf_counter() - start)
+        finally:
+            data.close()
+    memory, stream, behind = (statistics.median(times[k]) for k in ("memory", "stream", "background"))
+    return {
+        "steps": steps,
+        "memory_s": memory,
+        "stream_s": stream,
+        "overhead": stream / memory - 1,
+        "background_s": behind,
+        "background_overhead": behind / memory - 1,
+    }
+
+
 def run(quick=True, batch_size=128):
     """Measures everything; returns the results dict."""
     charset = Charset("alnum_upper")
-    steps = 3 if quick else 8
-    data = SyntheticCaptchas(batch_size=batch_size, steps=steps, seed=0, family=None)
+    steps = 8 if quick else 24
+    data = SyntheticCaptchas(batch_size=batch_size, steps=4, seed=0, family=None)
     images, texts = draw_batches(data, workers=2, progress="benchmark captchas")
     results = {"machine": machine(), "quick": quick, "batch_size": batch_size, "models": {}}
     results["data_img_s"] = {"workers_1": data_throughput(1, 4), "workers_2": data_throughput(2, 8)}
@@ -130,7 +222,7 @@ def run(quick=True, batch_size=128):
             measured.insert(1, ("reference", ref, auto))
         for role, arch, precision in measured:
             print(f"measuring {arch} ({role}, {precision})...", flush=True)
-            train_img_s, model = training_throughput(arch, images, texts, charset, batch_size, steps - 1, precision)
+            train_img_s, model = training_throughput(arch, images, texts, charset, batch_size, steps, precision)
             entry = {
                 "family": family,
                 "role": role,
@@ -148,6 +240,9 @@ def run(quick=True, batch_size=128):
         reference, fast = results["models"][ref], results["models"][default]
         fast["train_speedup"] = fast["train_img_s"] / reference["train_img_s"]
         fast["inference_speedup"] = fast["batch256_img_s"] / reference["batch256_img_s"]
+    print("measuring the data stream against memory...", flush=True)
+    results["stream"] = stream_overhead(DEFAULT["ctc"], batch_size, repeats=1 if quick else 3, precision=auto)
+    results["stream"]["arch"] = DEFAULT["ctc"]
     return results
 
 
@@ -216,4 +311,12 @@ def format_table(results):
     d = results["data_img_s"]
     lines.append("")
     lines.append(f"Captcha drawing: {d['workers_1']:.0f} img/s with 1 process, {d['workers_2']:.0f} img/s with 2.")
+    if "stream" in results:
+        st = results["stream"]
+        lines.append(
+            f"Data stream ({st['arch']}, epochs of {st['steps']} steps with the default redraw per step): "
+            f"{st['memory_s']:.1f} s from memory, {st['stream_s']:.1f} s redrawing between epochs "
+            f"({st['overhead']:+.1%}), {st['background_s']:.1f} s redrawing in the background "
+            f"({st['background_overhead']:+.1%})."
+        )
     return "\n".join(lines)

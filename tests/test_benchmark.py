@@ -36,8 +36,23 @@ def test_training_throughput_measures_at_the_given_precision_and_returns_a_float
     images = rng.integers(0, 256, (8, 32, 64, 3)).astype("uint8")
     texts = ["".join(rng.choice(list("0123456789"), 4)) for _ in range(8)]
     img_s, model = training_throughput(
-        "crnn_ctc_fast", images, texts, Charset("digits"), batch_size=4, steps=2, precision="mixed_bfloat16"
+        "crnn_ctc_fast", images, texts, Charset("digits"), batch_size=4, steps=3, precision="mixed_bfloat16", warmup=1
     )
-    assert img_s > 0
+    # Images per second of one step: a step of 4 images takes more than 0.1 ms
+    # and less than a minute on any machine this runs on.
+    assert 4 / 60 < img_s < 4 / 1e-4
     assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
     assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_the_stream_benchmark_redraws_as_much_per_step_as_training():
+    from captcha_keras.benchmark import steps_at_default_redraw
+    from captcha_keras.training import SYNTHETIC_STEPS
+    from captcha_keras.training import TrainConfig
+
+    default = TrainConfig()
+    # Training redraws refresh * cache_size captchas over SYNTHETIC_STEPS steps.
+    assert steps_at_default_redraw(default.cache_size, default.refresh) == SYNTHETIC_STEPS
+    per_step = default.refresh * default.cache_size / SYNTHETIC_STEPS
+    steps = steps_at_default_redraw(4096, 0.5)
+    assert abs(2048 / steps - per_step) / per_step < 0.02
