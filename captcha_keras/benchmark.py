@@ -23,6 +23,7 @@ from captcha_keras.models import DEFAULT
 from captcha_keras.models import REFERENCE
 from captcha_keras.models import build_model
 from captcha_keras.models import default_channels
+from captcha_keras.precision import build_with_policy
 from captcha_keras.precision import float32_copy
 from captcha_keras.precision import resolve_precision
 from captcha_keras.training import compile_model
@@ -76,8 +77,6 @@ def training_throughput(arch, images, texts, charset, batch_size=128, steps=6, p
     Returns `(images/s, model)`; the model is float32 whatever `precision`
     trained it, as a finished run saves it.
     """
-    import keras
-
     family = ARCHITECTURES[arch]["family"]
     channels = default_channels(arch)
     images = with_channels(images, channels)
@@ -85,12 +84,7 @@ def training_throughput(arch, images, texts, charset, batch_size=128, steps=6, p
     def build():
         return build_model(arch, len(charset), images.shape[1], images.shape[2], channels)
 
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(precision)
-    try:
-        model = build()
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
+    model = build_with_policy(precision, build)
     compile_model(model, family, charset, 1e-3)
     picks = np.arange(batch_size * (steps + warmup)) % len(images)
     x = images[picks].astype("float32")
@@ -160,8 +154,6 @@ def stream_overhead(arch, batch_size=128, pool_size=4096, refresh=0.5, repeats=2
         `background_s`, and `overhead` (`stream_s / memory_s - 1`) and
         `background_overhead`.
     """
-    import keras
-
     from captcha_keras.data.cache import CachedCaptchas
 
     family = ARCHITECTURES[arch]["family"]
@@ -169,12 +161,9 @@ def stream_overhead(arch, batch_size=128, pool_size=4096, refresh=0.5, repeats=2
     steps = steps_at_default_redraw(pool_size, refresh)
     # Drawn in chunks of 256, as training draws its pool.
     source = SyntheticCaptchas(batch_size=256, steps=1, seed=3, grayscale=channels == 1, family=None)
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(precision)
-    try:
-        model = build_model(arch, len(source.charset), source.height, source.width, channels)
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
+    model = build_with_policy(
+        precision, lambda: build_model(arch, len(source.charset), source.height, source.width, channels)
+    )
     compile_model(model, family, source.charset, 1e-3)
     times = {"memory": [], "stream": [], "background": []}
     modes = [("memory", 0.0, False), ("stream", refresh, False), ("background", refresh, True)]

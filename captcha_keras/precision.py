@@ -4,9 +4,9 @@ Mixed precision computes convolutions and matrix products in 16 bits while the
 weights stay float32. On a GPU, `mixed_float16` (Keras adds loss scaling) is
 the fast path. On a CPU with AMX bfloat16 units (Intel Xeon since Sapphire
 Rapids, as this project's 2-core CPU), oneDNN runs bfloat16 convolutions on
-them: `mixed_bfloat16` trained the default CTC models 1.2x to 1.35x faster
-than float32 here (median step times; see the README), so "auto" picks it
-there. Elsewhere on a CPU, bfloat16 would be emulated and slow, so "auto"
+them: `mixed_bfloat16` trained the default CTC model 1.15x and the reference
+CTC model 2x as fast as float32 here (median step times; see the README), so
+"auto" picks it there. Elsewhere on a CPU, bfloat16 would be emulated and slow, so "auto"
 keeps float32. Whatever trains, the saved models are float32
 (`float32_copy`), so they load and run on any machine.
 """
@@ -62,6 +62,19 @@ def set_precision(policy):
     keras.mixed_precision.set_global_policy(policy)
 
 
+def build_with_policy(policy, build):
+    """Calls `build()` with the dtype policy `policy` in force, then restores
+    the previous policy, and returns what `build` returned."""
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        return build()
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
 def float32_copy(model, build):
     """A float32 copy of a (possibly mixed-precision) model, for saving.
 
@@ -70,13 +83,6 @@ def float32_copy(model, build):
         build: callable returning the same architecture, uncompiled; it is
             called with the float32 policy in force.
     """
-    import keras
-
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
-    try:
-        copy = build()
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
+    copy = build_with_policy("float32", build)
     copy.set_weights(model.get_weights())
     return copy

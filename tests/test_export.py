@@ -76,9 +76,9 @@ def test_savedmodel_stores_each_weight_once(ctc_run, cnn_run):
     # keras' model.export writes every weight twice (keras-team/keras#23553).
     import tensorflow as tf
 
-    for run_dir, _ in (ctc_run, cnn_run):
-        from captcha_keras.export import fold_batch_norms
+    from captcha_keras.export import fold_batch_norms
 
+    for run_dir, _ in (ctc_run, cnn_run):
         model = keras.models.load_model(run_dir / "best.keras", compile=False)
         served = fold_batch_norms(model)
         stored = tf.train.list_variables(str(run_dir / "savedmodel" / "variables" / "variables"))
