@@ -94,18 +94,29 @@ class EpochInfo(keras.callbacks.Callback):
 
     It reads the rate, it never sets it: `CosineSchedule` and the phase setup
     (`training.run_phase`) do.
+
+    Args:
+        phase: int. 1 or 2.
+        clock: `RunClock`.
+        data: the training dataset. When it keeps a `draw_seconds` count
+            (`CachedCaptchas`), the logs get `draw_minutes`: the minutes the
+            trainer waited for captchas to be drawn, in this invocation.
     """
 
-    def __init__(self, phase, clock):
+    def __init__(self, phase, clock, data=None):
         super().__init__()
         self.phase = phase
         self.clock = clock
+        self.data = data
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["learning_rate"] = float(np.asarray(self.model.optimizer.learning_rate))
             logs["phase"] = self.phase
             logs["minutes"] = round(self.clock.minutes(), 3)
+            draw_seconds = getattr(self.data, "draw_seconds", None)
+            if draw_seconds is not None:
+                logs["draw_minutes"] = round(draw_seconds / 60.0, 4)
 
 
 class TimeBudget(keras.callbacks.Callback):

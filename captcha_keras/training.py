@@ -468,7 +468,7 @@ def phase_schedule(config, phase, first_epoch, epochs, clock, start_minute):
     return CosineSchedule(start, end, first_epoch, epochs, clock, start_minute, phase_deadline(config, phase))
 
 
-def phase_callbacks(config, phase, validation, charset, best_so_far, clock, verbose, schedule=None):
+def phase_callbacks(config, phase, validation, charset, best_so_far, clock, verbose, schedule=None, data=None):
     """The callbacks of one phase; order matters, since later ones read the logs
     that earlier ones add (sequence accuracy, learning rate)."""
     images, texts = validation
@@ -487,7 +487,7 @@ def phase_callbacks(config, phase, validation, charset, best_so_far, clock, verb
             charset,
             image_dir=os.path.join(config.log_dir, "tensorboard", "predictions"),
         ),
-        EpochInfo(phase, clock),
+        EpochInfo(phase, clock, data),
         keras.callbacks.BackupAndRestore(
             os.path.join(config.run_dir, "backup", f"phase{phase}"), double_checkpoint=True
         ),
@@ -520,7 +520,9 @@ def run_phase(
     backup_dir = os.path.join(config.run_dir, "backup", f"phase{phase}")
     trim_csv(os.path.join(config.log_dir, "training.csv"), backup_epoch(backup_dir, start_epoch))
     schedule = phase_schedule(config, phase, start_epoch, epochs, clock, start_minute)
-    callbacks = phase_callbacks(config, phase, validation, charset, best_so_far, clock, config.verbose, schedule)
+    callbacks = phase_callbacks(
+        config, phase, validation, charset, best_so_far, clock, config.verbose, schedule, data=train
+    )
     images, texts = validation
     history = model.fit(
         train,

@@ -61,6 +61,22 @@ def decode(labels):
     return decode_labels(labels, Charset("digits"))
 
 
+def test_drawing_time_counts_the_first_pool_and_each_redraw_only():
+    cache = CachedCaptchas(source(), pool_size=32, batch_size=8, refresh=0.5, workers=1)
+    frozen = CachedCaptchas(source(), pool_size=32, batch_size=8, refresh=0.0, workers=1)
+    try:
+        first, still = cache.draw_seconds, frozen.draw_seconds
+        assert first > 0 and still > 0
+        cache.on_epoch_end()
+        frozen.on_epoch_end()
+        # Two chunks redrawn cost time; a pool that is never refreshed adds none.
+        assert cache.draw_seconds > first
+        assert frozen.draw_seconds == still
+    finally:
+        cache.close()
+        frozen.close()
+
+
 def test_bad_refresh_is_rejected():
     with pytest.raises(ValueError, match="refresh"):
         CachedCaptchas(source(), pool_size=16, refresh=2.0, workers=1)

@@ -50,6 +50,14 @@ def test_the_learning_rate_anneals_from_lr_to_a_tenth_then_below(fixture, reques
         assert 0.0 <= float(r["val_seq_acc"]) <= 1.0 and float(r["val_cer"]) >= 0.0
     state = read_json(run_dir / "state.json")
     assert state["phase1"]["epochs"] == 2 and state["phase2"]["epochs"] == 3
+    if fixture == "cnn_run":
+        # Trained from a refreshed pool: the drawing time is logged, it only
+        # grows, and it is part of the run's wall clock.
+        draws = [float(r["draw_minutes"]) for r in rows]
+        assert 0 < draws[0] <= draws[1] <= draws[2] <= float(rows[-1]["minutes"])
+    else:
+        # Drawn afresh by PyDataset workers: no pool, no column.
+        assert "draw_minutes" not in rows[0]
 
 
 def test_constant_schedule_runs_phase_two_at_exactly_a_tenth(tmp_path, monkeypatch):

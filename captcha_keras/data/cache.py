@@ -9,6 +9,7 @@ background process during the epoch, so the model keeps seeing new captchas.
 
 import concurrent.futures
 import multiprocessing
+import time
 
 import keras
 import numpy as np
@@ -43,6 +44,12 @@ class CachedCaptchas(keras.utils.PyDataset):
             CPU an epoch took 1.4x to 2.1x as long. Defaults to False.
         family: str. `"ctc"` or `"multihead"` targets.
         seed: int. Shuffling seed. Defaults to the source's seed.
+
+    Attributes:
+        draw_seconds: float. Wall-clock seconds this process has spent on
+            the pool so far: the first pool, each redraw between epochs, and
+            any wait for a background redraw. Training logs it as the time
+            the trainer waited for data.
     """
 
     def __init__(
@@ -74,7 +81,9 @@ class CachedCaptchas(keras.utils.PyDataset):
         self.family = family
         self.seed = source.seed if seed is None else seed
         chunks = self.pool_size // self.chunk
+        start_time = time.monotonic()
         self.images, self.texts = draw_batches(source, range(chunks), workers, progress="drawing captchas")
+        self.draw_seconds = time.monotonic() - start_time
         self._next_chunk = chunks
         self._epoch = 0
         self._order = self._shuffle()
@@ -112,6 +121,7 @@ class CachedCaptchas(keras.utils.PyDataset):
     def _apply_refresh(self):
         if not self._pending:
             return
+        start_time = time.monotonic()
         # Chunks replace slots in a rolling window, oldest first.
         first_slot = ((self._next_chunk - len(self._pending)) * self.chunk) % self.pool_size
         if self.background:
@@ -124,6 +134,7 @@ class CachedCaptchas(keras.utils.PyDataset):
             self.images[start : start + self.chunk] = images[k * self.chunk : (k + 1) * self.chunk]
             self.texts[start : start + self.chunk] = texts[k * self.chunk : (k + 1) * self.chunk]
         self._pending = None
+        self.draw_seconds += time.monotonic() - start_time
 
     def __getitem__(self, index):
         if not 0 <= index < self.steps:
