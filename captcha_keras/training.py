@@ -147,7 +147,7 @@ class TrainConfig:
     schedule: str = "cosine"
     workers: int = 2
     cache_size: int = 32768
-    refresh: float = 0.5
+    refresh: float = 0.25
     emphasize: str = "auto"
     emphasis: float = 3.0
     max_minutes: float = 60.0
