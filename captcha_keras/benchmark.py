@@ -11,6 +11,7 @@ import statistics
 import tempfile
 import time
 
+import keras
 import numpy as np
 
 from captcha_keras.charset import Charset
@@ -47,22 +48,18 @@ def machine():
     }
 
 
-class _StepTimes:
-    """Wall-clock seconds of each training batch, from a Keras callback."""
+class StepTimes(keras.callbacks.Callback):
+    """Records the wall-clock seconds of each training batch in `times`."""
 
     def __init__(self):
-        import keras
+        super().__init__()
+        self.times = []
 
-        times = self.times = []
+    def on_train_batch_begin(self, batch, logs=None):
+        self._start = time.perf_counter()
 
-        class Callback(keras.callbacks.Callback):
-            def on_train_batch_begin(self, batch, logs=None):
-                self.start = time.perf_counter()
-
-            def on_train_batch_end(self, batch, logs=None):
-                times.append(time.perf_counter() - self.start)
-
-        self.callback = Callback()
+    def on_train_batch_end(self, batch, logs=None):
+        self.times.append(time.perf_counter() - self._start)
 
 
 def training_throughput(arch, images, texts, charset, batch_size=128, steps=6, precision="float32", warmup=3):
@@ -89,8 +86,8 @@ def training_throughput(arch, images, texts, charset, batch_size=128, steps=6, p
     picks = np.arange(batch_size * (steps + warmup)) % len(images)
     x = images[picks].astype("float32")
     y = make_targets([texts[i] for i in picks], charset, family, 4)
-    timer = _StepTimes()
-    model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=False, callbacks=[timer.callback])
+    timer = StepTimes()
+    model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=False, callbacks=[timer])
     img_s = batch_size / statistics.median(timer.times[warmup:])
     return img_s, (model if precision == "float32" else float32_copy(model, build))
 

@@ -14,8 +14,11 @@ def _folded_pairs(model):
         if not isinstance(layer, layers.BatchNormalization) or len(layer._inbound_nodes) != 1:
             continue
         producer = layer._inbound_nodes[0].input_tensors[0]._keras_history.operation
-        linear = producer.get_config().get("activation") == "linear" if isinstance(producer, layers.Conv2D) else False
-        if linear and len(producer._outbound_nodes) == 1:
+        if (
+            isinstance(producer, layers.Conv2D)
+            and producer.get_config().get("activation") == "linear"
+            and len(producer._outbound_nodes) == 1
+        ):
             pairs[producer.name] = layer
     return pairs
 

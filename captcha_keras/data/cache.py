@@ -1,10 +1,11 @@
-"""A pool of drawn captchas, partly redrawn each epoch while training goes on.
+"""A pool of drawn captchas, partly redrawn each epoch as training goes on.
 
 Drawing one 128x64 captcha costs about 1.5 ms of a CPU core; a small model
 on a 2-core CPU trains on several hundred images a second, so drawing every
 training image afresh would starve the trainer. The pool keeps training on
-drawn images and replaces a fraction of them each epoch, drawn in a
-background process during the epoch, so the model keeps seeing new captchas.
+drawn images and replaces a fraction of them each epoch (between epochs, or
+in a background process while the epoch trains), so the model keeps seeing
+new captchas.
 """
 
 import concurrent.futures
@@ -108,14 +109,15 @@ class CachedCaptchas(keras.utils.PyDataset):
         count = self.chunks_per_epoch
         if not count:
             return
-        if self._executor is None and self.background:
-            # One process: the other core trains. Fork, as Keras' own PyDataset does.
-            self._executor = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
         indices = range(self._next_chunk, self._next_chunk + count)
         self._next_chunk += count
         if not self.background:
+            # Drawn by `_apply_refresh` when the epoch ends.
             self._pending = indices
             return
+        if self._executor is None:
+            # One process: the other core trains. Fork, as Keras' own PyDataset does.
+            self._executor = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
         self._pending = [self._executor.submit(draw_one_batch, self.source, i) for i in indices]
 
     def _apply_refresh(self):
