@@ -27,13 +27,16 @@ class SequenceEvaluation(keras.callbacks.Callback):
         texts: list of str. The labels of `images`.
         family: str. `"ctc"` or `"multihead"`.
         charset: `Charset`.
+        lengths: `(min_length, max_length)` or None. CTC texts outside this
+            range are decoded again within it, as `decode_ctc` does.
         batch_size: int. Prediction batch size. Defaults to 256.
         image_dir: str or None. TensorBoard folder for the prediction images.
         image_count: int. Images in the TensorBoard grid. Defaults to 16.
     """
 
-    def __init__(self, images, texts, family, charset, batch_size=256, image_dir=None, image_count=16):
+    def __init__(self, images, texts, family, charset, lengths=None, batch_size=256, image_dir=None, image_count=16):
         super().__init__()
+        self.lengths = lengths
         self.images = images
         self.texts = list(texts)
         self.family = family
@@ -45,7 +48,7 @@ class SequenceEvaluation(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         outputs = self.model.predict(self.images, batch_size=self.batch_size, verbose=0)
-        decoded = decode_outputs(outputs, self.family, self.charset)
+        decoded = decode_outputs(outputs, self.family, self.charset, lengths=self.lengths)
         predictions = [text for text, _ in decoded]
         scores = evaluation.score(self.texts, predictions)
         if logs is not None:

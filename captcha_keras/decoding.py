@@ -5,8 +5,13 @@ import numpy as np
 STRATEGIES = ("greedy", "beam_search")
 
 
-def decode_ctc(probs, charset, strategy="greedy", beam_width=10):
+def decode_ctc(probs, charset, strategy="greedy", beam_width=10, lengths=None):
     """Decodes CTC probabilities with `keras.ops.ctc_decode`.
+
+    With `lengths`, a text whose length falls outside the range is decoded
+    again as the best path that has an allowed length (`best_path_within`):
+    a greedy "3IC" for a 4-character captcha usually lost a repeated or faint
+    character the probabilities still hold, and such a text is wrong anyway.
 
     Args:
         probs: float array `(batch, time_steps, len(charset) + 1)`, softmax
@@ -14,6 +19,8 @@ def decode_ctc(probs, charset, strategy="greedy", beam_width=10):
         charset: `Charset`. The alphabet.
         strategy: str. `"greedy"` or `"beam_search"`. Defaults to `"greedy"`.
         beam_width: int. Beams kept by beam search. Defaults to 10.
+        lengths: `(min_length, max_length)` or None. The label lengths a
+            text may have; None accepts any.
 
     Returns:
         A list of `(text, confidence)`. Greedy confidence is the product of
@@ -36,10 +43,10 @@ def decode_ctc(probs, charset, strategy="greedy", beam_width=10):
             f"CTC outputs must be (batch, time_steps, {len(charset) + 1}). Received: shape={probs.shape}"
         )
     log_probs = np.log(np.clip(probs, 1e-12, 1.0))
-    lengths = np.full((probs.shape[0],), probs.shape[1], dtype="int32")
+    frames = np.full((probs.shape[0],), probs.shape[1], dtype="int32")
     decoded, scores = ops.ctc_decode(
         log_probs,
-        lengths,
+        frames,
         strategy=strategy,
         beam_width=beam_width,
         mask_index=charset.blank_index,
@@ -51,7 +58,91 @@ def decode_ctc(probs, charset, strategy="greedy", beam_width=10):
         # log-probabilities; Keras passes that on.
         scores = -scores
     confidences = np.exp(np.minimum(scores, 0.0))
-    return [(charset.decode(row), float(c)) for row, c in zip(decoded, confidences)]
+    results = [(charset.decode(row), float(c)) for row, c in zip(decoded, confidences)]
+    if lengths is not None:
+        low, high = lengths
+        redo = [i for i, (text, _) in enumerate(results) if not low <= len(text) <= high]
+        if redo:
+            paths = best_path_within(log_probs[redo], low, high, charset.blank_index)
+            for i, (labels, log_p) in zip(redo, paths):
+                results[i] = (charset.decode(labels), float(np.exp(log_p)))
+    return results
+
+
+def best_path_within(log_probs, min_length, max_length, blank_index):
+    """The most probable CTC path whose collapsed labelling has an allowed length.
+
+    Viterbi over states (labels emitted so far, symbol of the last frame): a
+    frame's blank keeps the count; a character repeating the last frame's
+    symbol merges into it; any other character starts a new label. Exact for
+    the best single path, as greedy decoding is without the constraint.
+
+    Args:
+        log_probs: float array `(batch, time_steps, symbols)`.
+        min_length: int. Fewest labels allowed.
+        max_length: int. Most labels allowed.
+        blank_index: int. The blank's symbol index.
+
+    Returns:
+        A list of `(labels, log_probability)`: label indices (blanks removed,
+        repeats merged) and the path's log-probability; `([], -inf)` where no
+        path has an allowed length (fewer frames than `min_length` needs).
+
+    Example:
+
+    >>> log_probs = np.log([[[0.4, 0.6], [0.4, 0.6]]])  # symbol 0, blank 1
+    >>> best_path_within(log_probs, 1, 1, blank_index=1)[0][0]
+    [0]
+    """
+    log_probs = np.asarray(log_probs, dtype="float64")
+    batch, time_steps, symbols = log_probs.shape
+    counts = np.arange(max_length + 1)[None, :, None]
+    symbol = np.arange(symbols)[None, None, :]
+    # score[b, k, s]: best log-probability of a path with k labels so far whose
+    # last frame is s; back_* point to the previous frame's (k, s).
+    score = np.full((batch, max_length + 1, symbols), -np.inf)
+    score[:, 0, blank_index] = log_probs[:, 0, blank_index]
+    if max_length:
+        score[:, 1] = np.where(symbol[0, 0] == blank_index, -np.inf, log_probs[:, 0])
+    back_k = np.zeros((time_steps, batch, max_length + 1, symbols), dtype="int32")
+    back_s = np.zeros_like(back_k)
+    for t in range(1, time_steps):
+        # A new label c at count k follows count k-1 ending in any symbol but
+        # c: the best such symbol is the best one, or the second when that is c.
+        top = np.argsort(-score, axis=2)[:, :, :2]
+        first = np.take_along_axis(score, top[:, :, :1], 2)
+        second = np.take_along_axis(score, top[:, :, 1:], 2)
+        is_first = symbol == top[:, :, :1]
+        new_score = np.where(is_first, second, first)
+        new_from = np.where(is_first, top[:, :, 1:], top[:, :, :1])
+        new_score = np.concatenate([np.full_like(new_score[:, :1], -np.inf), new_score[:, :-1]], axis=1)
+        new_from = np.concatenate([np.zeros_like(new_from[:, :1]), new_from[:, :-1]], axis=1)
+        stay = score >= new_score
+        step = np.where(stay, score, new_score)
+        back_k[t] = np.where(stay, counts, counts - 1)
+        back_s[t] = np.where(stay, symbol, new_from)
+        # A blank keeps the count and may follow any symbol.
+        step[:, :, blank_index] = first[:, :, 0]
+        back_k[t, :, :, blank_index] = counts[:, :, 0]
+        back_s[t, :, :, blank_index] = top[:, :, 0]
+        score = step + log_probs[:, t, None, :]
+    results = []
+    for b in range(batch):
+        allowed = score[b, min_length:]
+        k, s = np.unravel_index(np.argmax(allowed), allowed.shape)
+        k += min_length
+        log_p = float(score[b, k, s])
+        if log_p == -np.inf:
+            results.append(([], log_p))
+            continue
+        path = [s]
+        for t in range(time_steps - 1, 0, -1):
+            k, s = back_k[t, b, k, s], back_s[t, b, k, s]
+            path.append(s)
+        path.reverse()
+        labels = [int(p) for i, p in enumerate(path) if p != blank_index and (i == 0 or path[i - 1] != p)]
+        results.append((labels, log_p))
+    return results
 
 
 def decode_multihead(head_probs, charset):
@@ -73,15 +164,19 @@ def decode_multihead(head_probs, charset):
     return [(charset.decode(row), float(c)) for row, c in zip(best, confidences)]
 
 
-def decode_outputs(outputs, family, charset, strategy="greedy", beam_width=10):
+def decode_outputs(outputs, family, charset, strategy="greedy", beam_width=10, lengths=None):
     """Decodes a model's raw outputs, whichever the family.
 
     Args:
         outputs: for `ctc`, the probability array; for `multihead`, a dict
             `{"c1": ..., ...}` or a list of head arrays in order.
+        family: str. `"ctc"` or `"multihead"`.
+        charset: `Charset`. The alphabet.
+        strategy, beam_width, lengths: CTC decoding, as `decode_ctc`. A
+            multi-head model's length is fixed by its heads.
     """
     if family == "ctc":
-        return decode_ctc(outputs, charset, strategy, beam_width)
+        return decode_ctc(outputs, charset, strategy, beam_width, lengths)
     if isinstance(outputs, dict):
         outputs = [outputs[k] for k in sorted(outputs, key=lambda k: int(k[1:]))]
     return decode_multihead(outputs, charset)

@@ -35,7 +35,9 @@ class Predictor:
         config: `RunConfig`. The run's input size and charset.
         serve: callable. Takes a float32 batch `(n, height, width, channels)`
             of 0-255 pixels; returns the model's outputs.
-        strategy: str. CTC decoding, `"greedy"` or `"beam_search"`.
+        strategy: str. CTC decoding, `"greedy"` or `"beam_search"`. Either
+            way a text is kept within the run's label lengths
+            (`decode_ctc`'s `lengths`).
 
     Example:
 
@@ -83,7 +85,8 @@ class Predictor:
             outputs = [np.asarray(v) for v in outputs]
         else:
             outputs = np.asarray(outputs)
-        decoded = decode_outputs(outputs, self.config.family, self.charset, self.strategy, self.beam_width)
+        lengths = (self.config.min_length, self.config.max_length)
+        decoded = decode_outputs(outputs, self.config.family, self.charset, self.strategy, self.beam_width, lengths)
         return [Prediction(text, confidence) for text, confidence in decoded]
 
     def predict(self, sources):

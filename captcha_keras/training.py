@@ -485,6 +485,7 @@ def phase_callbacks(config, phase, validation, charset, best_so_far, clock, verb
             texts,
             config.family,
             charset,
+            lengths=(config.min_length, config.max_length),
             image_dir=os.path.join(config.log_dir, "tensorboard", "predictions"),
         ),
         EpochInfo(phase, clock, data),
