@@ -66,7 +66,8 @@ def test_predictor_decodes_the_same_as_the_keras_model(ctc_run):
     run_dir, _ = ctc_run
     predictor = Predictor.load(run_dir)
     images, _ = SyntheticCaptchas("digits", 64, 32, "2-3", grayscale=True, batch_size=8, steps=1, seed=5, family=None)[0]
-    expected = decode_outputs(keras_outputs(run_dir, images)["probs"], "ctc", predictor.charset)
+    lengths = (predictor.config.min_length, predictor.config.max_length)
+    expected = decode_outputs(keras_outputs(run_dir, images)["probs"], "ctc", predictor.charset, lengths=lengths)
     got = predictor.predict_arrays(images.astype("uint8"))
     assert [p.text for p in got] == [t for t, _ in expected]
     np.testing.assert_allclose([p.confidence for p in got], [c for _, c in expected], rtol=1e-4)
