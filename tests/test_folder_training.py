@@ -65,6 +65,7 @@ def test_folder_batches_are_a_function_of_seed_epoch_and_index(fixture_data):
     def batches(seed):
         data = FolderCaptchas(fixture_data, charset, "ctc", 4, batch_size=32, augmentation=Augmentation(), seed=seed)
         first = data[1]
+        data.on_epoch_begin()
         data.on_epoch_end()
         return first, data[1]
 

@@ -93,6 +93,10 @@ class FolderCaptchas(keras.utils.PyDataset):
         targets = make_targets(texts, self.charset, self.family, self.max_length)
         return images.astype("float32"), targets
 
+    def on_epoch_begin(self):
+        if self.synthetic is not None:
+            self.synthetic.on_epoch_begin()
+
     def on_epoch_end(self):
         if self.synthetic is not None:
             self.synthetic.on_epoch_end()

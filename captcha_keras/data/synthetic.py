@@ -284,14 +284,29 @@ def draw_one_batch(dataset, index):
     return dataset.draw_batch(index)
 
 
-def draw_batches(dataset, indices=None, workers=1, progress=None):
+def drawing_pool(workers):
+    """A pool of `workers` processes for `draw_batches`, to reuse across calls.
+
+    Forked, as Keras' own PyDataset does: the children only draw with PIL and
+    numpy, and start at once.
+    """
+    import concurrent.futures
+    import multiprocessing
+
+    return concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+
+
+def draw_batches(dataset, indices=None, workers=1, progress=None, pool=None):
     """Draws many batches, in parallel processes, into one array.
 
     Args:
         dataset: `SyntheticCaptchas`.
         indices: iterable of int. Batches to draw; defaults to all.
-        workers: int. Processes. Defaults to 1 (this process).
+        workers: int. Processes, started for this call when no `pool` is
+            given. Defaults to 1 (this process).
         progress: str or None. A progress bar description; None for none.
+        pool: `drawing_pool` or None. Processes to draw in, kept by the
+            caller, which saves starting them on every call.
 
     Returns:
         `(uint8 images, texts)` of all batches in order.
@@ -299,23 +314,19 @@ def draw_batches(dataset, indices=None, workers=1, progress=None):
     from tqdm.auto import tqdm
 
     indices = list(range(len(dataset)) if indices is None else indices)
+    if pool is None and workers > 1 and len(indices) > 1:
+        with drawing_pool(workers) as own:
+            return draw_batches(dataset, indices, progress=progress, pool=own)
     bar = tqdm(total=len(indices) * dataset.batch_size, desc=progress, unit="img", disable=progress is None)
     results = []
-    if workers > 1 and len(indices) > 1:
-        import concurrent.futures
-        import multiprocessing
-
-        # Fork: the children only draw with PIL and numpy, and start at once.
-        context = multiprocessing.get_context("fork")
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-            futures = [pool.submit(draw_one_batch, dataset, i) for i in indices]
-            for future in futures:
-                results.append(future.result())
-                bar.update(dataset.batch_size)
+    if pool is not None:
+        futures = [pool.submit(draw_one_batch, dataset, i) for i in indices]
+        batches = (future.result() for future in futures)
     else:
-        for i in indices:
-            results.append(dataset.draw_batch(i))
-            bar.update(dataset.batch_size)
+        batches = (dataset.draw_batch(i) for i in indices)
+    for batch in batches:
+        results.append(batch)
+        bar.update(dataset.batch_size)
     bar.close()
     images = np.concatenate([r[0] for r in results])
     texts = [t for r in results for t in r[1]]
