@@ -9,7 +9,8 @@ saved_models/ctc_default and saved_models/cnn_default, and the earlier
 default runs they replaced, in benchmarks/results/previous): each epoch logs
 the wall-clock minutes of its run, data drawing included.
 
-Prints a table and writes benchmarks/results/<date>.json.
+Prints a table and writes benchmarks/results/<date>.json (<date>-quick.json
+with --quick, so that a quick check never overwrites the day's full run).
 """
 
 import argparse
@@ -56,7 +57,8 @@ def main(args):
             png = os.path.join(args.out_dir, "time-to-accuracy.png")
             plot_time_to_accuracy({k: (c["minutes"], c["val_seq_acc"]) for k, c in curves.items()}, png)
             print(f"wrote {png}")
-    path = os.path.join(args.out_dir, f"{datetime.date.today().isoformat()}.json")
+    suffix = "-quick" if args.quick else ""
+    path = os.path.join(args.out_dir, f"{datetime.date.today().isoformat()}{suffix}.json")
     with open(path, "w") as f:
         json.dump(results, f, indent=2)
     print(f"wrote {path}")
