@@ -25,7 +25,8 @@ def decode_ctc(probs, charset, strategy="greedy", beam_width=10, lengths=None):
     Returns:
         A list of `(text, confidence)`. Greedy confidence is the product of
         each time step's top probability (the best path's probability); beam
-        search's is the probability the decoder gives the labelling.
+        search's is the probability the decoder gives the labelling. A text
+        read again for `lengths` has its best path's probability either way.
 
     Example:
 
@@ -94,6 +95,11 @@ def best_path_within(log_probs, min_length, max_length, blank_index):
     >>> best_path_within(log_probs, 1, 1, blank_index=1)[0][0]
     [0]
     """
+    if not 0 <= min_length <= max_length:
+        raise ValueError(
+            f"Label lengths must satisfy 0 <= min_length <= max_length. "
+            f"Received: min_length={min_length}, max_length={max_length}"
+        )
     log_probs = np.asarray(log_probs, dtype="float64")
     batch, time_steps, symbols = log_probs.shape
     counts = np.arange(max_length + 1)[None, :, None]

@@ -51,16 +51,32 @@ def test_redrawing_between_epochs_or_in_the_background_fills_the_same_pool(worke
         behind.close()
 
 
+def children():
+    return {p.pid for p in multiprocessing.active_children()}
+
+
 def test_drawing_processes_last_from_one_redraw_to_the_next_until_closed():
+    before = children()
     cache = CachedCaptchas(source(), pool_size=32, batch_size=8, refresh=0.5, workers=2)
     try:
         end_epoch(cache)
-        drawers = {p.pid for p in multiprocessing.active_children()}
+        drawers = children() - before
         end_epoch(cache)
-        assert len(drawers) == 2 and {p.pid for p in multiprocessing.active_children()} == drawers
+        assert len(drawers) == 2 and children() - before == drawers
     finally:
         cache.close()
-    assert not drawers & {p.pid for p in multiprocessing.active_children()}
+    assert not drawers & children()
+
+
+@pytest.mark.parametrize("settings", [dict(refresh=0.0), dict(refresh=0.5, background=True)])
+def test_no_drawing_processes_are_kept_that_no_redraw_between_epochs_uses(settings):
+    before = children()
+    cache = CachedCaptchas(source(), pool_size=32, batch_size=8, workers=2, **settings)
+    try:
+        # The two that drew the first pool are gone; a background redraw has its own one.
+        assert len(children() - before) == (1 if settings.get("background") else 0)
+    finally:
+        cache.close()
 
 
 def test_batches_cover_the_pool_and_are_seeded():

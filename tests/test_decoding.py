@@ -83,6 +83,8 @@ def test_lengths_leave_texts_in_range_alone():
 def test_lengths_that_no_path_reaches_give_an_empty_text():
     [(text, confidence)] = decode_ctc(frames([0.5, 0.5, 0.0]), CHARSET, lengths=(2, 2))
     assert text == "" and confidence == 0.0
+    with pytest.raises(ValueError, match="min_length <= max_length"):
+        best_path_within(np.zeros((1, 2, 3)), 3, 2, blank_index=2)
 
 
 def _exhaustive_best(log_probs, low, high, blank):

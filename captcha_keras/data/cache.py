@@ -84,8 +84,17 @@ class CachedCaptchas(keras.utils.PyDataset):
         self.seed = source.seed if seed is None else seed
         chunks = self.pool_size // self.chunk
         start_time = time.monotonic()
-        self._pool = drawing_pool(workers) if workers > 1 else None
-        self.images, self.texts = draw_batches(source, range(chunks), pool=self._pool, progress="drawing captchas")
+        pool = drawing_pool(workers) if workers > 1 else None
+        try:
+            self.images, self.texts = draw_batches(source, range(chunks), pool=pool, progress="drawing captchas")
+        except BaseException:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+            raise
+        # Kept only where the redraws between epochs will use it.
+        self._pool = pool if not background and self.chunks_per_epoch else None
+        if pool is not None and self._pool is None:
+            pool.shutdown()
         self.draw_seconds = time.monotonic() - start_time
         self._next_chunk = chunks
         self._epoch = 0

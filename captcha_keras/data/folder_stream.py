@@ -97,6 +97,11 @@ class FolderCaptchas(keras.utils.PyDataset):
         if self.synthetic is not None:
             self.synthetic.on_epoch_begin()
 
+    def close(self):
+        """Stops the synthetic pool's drawing processes, if any."""
+        if self.synthetic is not None:
+            self.synthetic.close()
+
     def on_epoch_end(self):
         if self.synthetic is not None:
             self.synthetic.on_epoch_end()
