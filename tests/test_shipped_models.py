@@ -18,9 +18,9 @@ SAMPLES = 2000
 SEED = 2026
 # The floor each shipped model must keep. The targets are 99% (CTC)
 # and 98% (multi-head), not reached yet; these floors are what the shipped
-# runs score on 10,000 captchas (98.52% and 96.71%, their metrics.json) less
+# runs score on 10,000 captchas (98.81% and 96.71%, their metrics.json) less
 # about three standard errors of a 2,000-sample estimate.
-FLOORS = {"ctc_default": 0.975, "cnn_default": 0.955}
+FLOORS = {"ctc_default": 0.98, "cnn_default": 0.955}
 
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
