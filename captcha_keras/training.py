@@ -605,45 +605,49 @@ def train_phases(config, model, charset, splits, source_model, source, state, st
     if source_model is not None:
         initialise_from(model, source_model, source, charset)
     train_data, images, texts = make_data(config, charset, splits)
-    validation = (images, texts)
     try:
-        phase1 = state.get("phase1")
-        if phase1 is None:
-            done, best = run_phase(
-                model, config, 1, train_data, validation, charset, 0, config.epochs, state.get("best"), clock
-            )
-            phase1 = {"epochs": done, "best": _finite(best), "minutes": round(clock.minutes(), 3)}
-            state = dict(read_state(state_path), phase1=phase1)
-            write_state(state_path, state)
-
-        if config.fine_tune_epochs > 0 and "phase2" not in state:
-            # Phase 2 starts from the best weights of phase 1, not the last ones.
-            if not os.path.isfile(os.path.join(config.run_dir, BEST)):
-                raise ValueError(
-                    "Phase 1 saved no checkpoint: the validation loss never improved (was it NaN or "
-                    "infinite? CTC needs more time steps than label characters). See the training CSV."
-                )
-            model.load_weights(os.path.join(config.run_dir, BEST))
-            best_so_far = state.get("best") if state.get("phase") == 2 else phase1["best"]
-            done, best = run_phase(
-                model,
-                config,
-                2,
-                train_data,
-                validation,
-                charset,
-                phase1["epochs"],
-                config.fine_tune_epochs,
-                best_so_far,
-                clock,
-                phase1.get("minutes", clock.minutes()),
-            )
-            state = dict(read_state(state_path), phase2={"epochs": done, "best": _finite(best)})
-            write_state(state_path, state)
+        run_phases(config, model, charset, train_data, (images, texts), state, state_path, clock)
     finally:
         # Stops the processes that draw the synthetic pool.
         if hasattr(train_data, "close"):
             train_data.close()
+
+
+def run_phases(config, model, charset, train_data, validation, state, state_path, clock):
+    """The two phases on `train_data`, recording each in `state_path`."""
+    phase1 = state.get("phase1")
+    if phase1 is None:
+        done, best = run_phase(
+            model, config, 1, train_data, validation, charset, 0, config.epochs, state.get("best"), clock
+        )
+        phase1 = {"epochs": done, "best": _finite(best), "minutes": round(clock.minutes(), 3)}
+        state = dict(read_state(state_path), phase1=phase1)
+        write_state(state_path, state)
+
+    if config.fine_tune_epochs > 0 and "phase2" not in state:
+        # Phase 2 starts from the best weights of phase 1, not the last ones.
+        if not os.path.isfile(os.path.join(config.run_dir, BEST)):
+            raise ValueError(
+                "Phase 1 saved no checkpoint: the validation loss never improved (was it NaN or "
+                "infinite? CTC needs more time steps than label characters). See the training CSV."
+            )
+        model.load_weights(os.path.join(config.run_dir, BEST))
+        best_so_far = state.get("best") if state.get("phase") == 2 else phase1["best"]
+        done, best = run_phase(
+            model,
+            config,
+            2,
+            train_data,
+            validation,
+            charset,
+            phase1["epochs"],
+            config.fine_tune_epochs,
+            best_so_far,
+            clock,
+            phase1.get("minutes", clock.minutes()),
+        )
+        state = dict(read_state(state_path), phase2={"epochs": done, "best": _finite(best)})
+        write_state(state_path, state)
 
 
 def save_float32(path, build):
