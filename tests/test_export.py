@@ -89,7 +89,7 @@ def test_savedmodel_stores_each_weight_once(ctc_run, cnn_run):
         assert values < 1.01 * served.count_params() < 1.01 * model.count_params()
 
 
-@pytest.mark.parametrize("arch", ["crnn_ctc_fast_wide", "vgg_multihead_fast_s2"])
+@pytest.mark.parametrize("arch", ["crnn_ctc_fast_wide", "vgg_multihead_fast_s2", "vgg_multihead_fast_gru"])
 def test_folding_batch_norms_keeps_the_outputs_and_removes_every_norm(arch):
     from captcha_keras.export import fold_batch_norms
     from captcha_keras.models import build_model

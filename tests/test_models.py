@@ -26,6 +26,11 @@ def test_every_layer_is_named_after_its_role():
     assert names[:3] == ["image", "rescale", "block1_conv1"]
     assert {"block5_pool", "columns", "bigru1", "bigru2", "probs"} <= set(names)
     assert build_model("vgg_multihead", 36).output_names == ["c1", "c2", "c3", "c4"]
+    # The recurrent multi-head model reads the 16 columns before its heads.
+    model = build_model("vgg_multihead_fast_gru", 36, channels=1)
+    assert model.get_layer("bigru1").output.shape == (None, 16, 128)
+    assert model.get_layer("flatten").input.shape == (None, 16, 128)
+    assert model.output_names == ["c1", "c2", "c3", "c4"]
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))

@@ -59,6 +59,24 @@ ARCHITECTURES = {
             "use_bias": False,
         },
     },
+    # The CTC default's conv stack (16 columns) and a small BiGRU before the
+    # character heads: each head reads positions in context instead of
+    # learning every place its character can sit.
+    "vgg_multihead_fast_gru": {
+        "family": "multihead",
+        "builder": build_vgg_multihead,
+        "channels": 1,
+        "kwargs": {
+            "filters": FAST_CTC["filters"],
+            "pools": FAST_CTC["pools"],
+            "convs_per_block": 1,
+            "stem_stride": 2,
+            "dropout": 0.2,
+            "use_bias": False,
+            "rnn_units": 64,
+            "unroll": True,
+        },
+    },
     "crnn_ctc_fast": {
         "family": "ctc",
         "builder": build_crnn_ctc,
@@ -78,7 +96,7 @@ ARCHITECTURES = {
 
 # What `--arch reference` and `--arch default` mean for each family.
 REFERENCE = {"ctc": "crnn_ctc", "multihead": "vgg_multihead"}
-DEFAULT = {"ctc": "crnn_ctc_fast_wide", "multihead": "vgg_multihead_fast_s2"}
+DEFAULT = {"ctc": "crnn_ctc_fast_wide", "multihead": "vgg_multihead_fast_gru"}
 
 
 def resolve_architecture(name, family=None):

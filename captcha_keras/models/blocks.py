@@ -54,6 +54,37 @@ def apply_conv_stack(x, filters, pools, convs_per_block, stem_stride=1, use_bias
     return x
 
 
+def apply_sequence_head(x, rnn_units, rnn_layers=1, projection=None, unroll=False):
+    """Reads a conv feature map left to right: columns as time steps, BiGRUs.
+
+    Returns `(batch, width, 2 * rnn_units)`. The recurrent layers run in
+    float32 even under mixed precision: an unrolled GRU carries its state
+    through every step, and bfloat16's 8-bit mantissa would round it at each
+    one. They cost little next to the convolutions.
+
+    Args:
+        x: tensor. A `(batch, height, width, channels)` feature map.
+        rnn_units: int. Units of each GRU direction.
+        rnn_layers: int. Stacked bidirectional GRUs. Defaults to 1.
+        projection: int or None. A Dense layer that shrinks each time step's
+            features before the GRUs. Defaults to None.
+        unroll: bool. Unroll the GRUs; on a CPU this trains about twice as
+            fast at 16 steps. Defaults to False.
+    """
+    # Width becomes the time axis; each step sees a full-height column.
+    x = layers.Permute((2, 1, 3), name="to_time_major_width")(x)
+    x = layers.Reshape((x.shape[1], x.shape[2] * x.shape[3]), name="columns")(x)
+    if projection:
+        x = layers.Dense(projection, activation="relu", dtype="float32", name="projection")(x)
+    for i in range(rnn_layers):
+        x = layers.Bidirectional(
+            layers.GRU(rnn_units, return_sequences=True, unroll=unroll, dtype="float32"),
+            dtype="float32",
+            name=f"bigru{i + 1}",
+        )(x)
+    return x
+
+
 def apply_input(height, width, channels):
     """Returns `(input, rescaled)`: models read 0-255 pixels and scale inside.
 

@@ -5,6 +5,7 @@ from keras import layers
 
 from captcha_keras.models.blocks import apply_conv_stack
 from captcha_keras.models.blocks import apply_input
+from captcha_keras.models.blocks import apply_sequence_head
 from captcha_keras.models.blocks import check_input_size
 
 REFERENCE_POOLS = ((2, 2), (2, 2), (2, 2), (2, 1), (2, 1))
@@ -63,20 +64,7 @@ def build_crnn_ctc(
     check_input_size(height, width, stem_stride, pools, name)
     inputs, x = apply_input(height, width, channels)
     x = apply_conv_stack(x, filters, pools, convs_per_block, stem_stride, use_bias)
-    # Width becomes the time axis; each step sees a full-height column.
-    x = layers.Permute((2, 1, 3), name="to_time_major_width")(x)
-    x = layers.Reshape((x.shape[1], x.shape[2] * x.shape[3]), name="columns")(x)
-    # The recurrent head runs in float32 even under mixed precision: an
-    # unrolled GRU carries its state through every step, and bfloat16's 8-bit
-    # mantissa would round it at each one. It costs little next to the convs.
-    if projection:
-        x = layers.Dense(projection, activation="relu", dtype="float32", name="projection")(x)
-    for i in range(rnn_layers):
-        x = layers.Bidirectional(
-            layers.GRU(rnn_units, return_sequences=True, unroll=unroll, dtype="float32"),
-            dtype="float32",
-            name=f"bigru{i + 1}",
-        )(x)
+    x = apply_sequence_head(x, rnn_units, rnn_layers, projection, unroll)
     # float32 even under mixed precision: the loss takes the log of these.
     outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="probs")(x)
     return keras.Model(inputs, outputs, name=name)

@@ -6,6 +6,7 @@ from keras import layers
 from captcha_keras.data.targets import head_names
 from captcha_keras.models.blocks import apply_conv_stack
 from captcha_keras.models.blocks import apply_input
+from captcha_keras.models.blocks import apply_sequence_head
 from captcha_keras.models.blocks import check_input_size
 
 
@@ -21,9 +22,13 @@ def build_vgg_multihead(
     stem_stride=1,
     dropout=0.0,
     use_bias=True,
+    rnn_units=None,
+    unroll=False,
     name="vgg_multihead",
 ):
     """Builds the multi-head CNN: conv blocks, Flatten, one Dense softmax per character.
+
+    Optionally a BiGRU reads the conv features before the Flatten (`rnn_units`).
 
     With the defaults (128x64x3, 36 classes, 4 heads) this is the reference
     architecture: 2,653,360 parameters.
@@ -43,6 +48,12 @@ def build_vgg_multihead(
         stem_stride: int. Stride of the very first convolution. Defaults to 1.
         dropout: float. Dropout before the heads. Defaults to 0.
         use_bias: bool. Conv biases, as in the reference. Defaults to True.
+        rnn_units: int or None. A bidirectional GRU of this many units per
+            direction reads the feature map's columns left to right before
+            the heads. A flat Dense head has to learn every place a
+            character can sit; the GRU tells it where the previous
+            characters ended. Defaults to None (the reference: Flatten only).
+        unroll: bool. Unroll that GRU (faster on a CPU at 16 steps).
         name: str. The model's name.
 
     Returns:
@@ -59,6 +70,8 @@ def build_vgg_multihead(
     check_input_size(height, width, stem_stride, pools, name)
     inputs, x = apply_input(height, width, channels)
     x = apply_conv_stack(x, filters, pools, convs_per_block, stem_stride, use_bias)
+    if rnn_units:
+        x = apply_sequence_head(x, rnn_units, unroll=unroll)
     x = layers.Flatten(name="flatten")(x)
     if dropout:
         x = layers.Dropout(dropout, name="dropout")(x)
