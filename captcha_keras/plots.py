@@ -57,17 +57,26 @@ def plot_history(csv_path, out_path):
     plt.close(fig)
 
 
-def plot_time_to_accuracy(curves, out_path, targets=(0.99, 0.995)):
+def plot_time_to_accuracy(curves, out_path, targets=(0.99, 0.995), highlight=None):
     """Validation sequence accuracy against wall-clock minutes, one line a run.
 
     Args:
         curves: dict `{label: (minutes, accuracies)}`.
         out_path: str. PNG to write.
         targets: accuracies drawn as dotted lines.
+        highlight: labels drawn bold, the others thin and dashed (earlier
+            runs, for comparison). None draws every run bold.
     """
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    for label, (minutes, accuracy) in curves.items():
-        ax.plot(minutes, np.asarray(accuracy) * 100, marker=".", label=label)
+    # Bold runs take the first colours; the thin ones go on from there, so a
+    # run that shares a colour with another differs from it in line style.
+    colors = plt.get_cmap("tab10").colors
+    order = sorted(curves, key=lambda label: highlight is not None and label not in highlight)
+    for i, label in enumerate(order):
+        minutes, accuracy = curves[label]
+        bold = highlight is None or label in highlight
+        style = dict(marker=".", linewidth=2) if bold else dict(linestyle="--", linewidth=1, alpha=0.8)
+        ax.plot(minutes, np.asarray(accuracy) * 100, color=colors[i % len(colors)], label=label, **style)
     for target in targets:
         ax.axhline(target * 100, color="grey", linestyle=":", linewidth=1)
     for target, below in zip(targets, [True] + [False] * (len(targets) - 1)):

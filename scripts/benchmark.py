@@ -55,7 +55,11 @@ def main(args):
             results["time_to_accuracy"] = curves
             print(format_time_to_accuracy(curves))
             png = os.path.join(args.out_dir, "time-to-accuracy.png")
-            plot_time_to_accuracy({k: (c["minutes"], c["val_seq_acc"]) for k, c in curves.items()}, png)
+            # Bold: the runs asked about; thin: the replaced defaults in previous/.
+            current = {os.path.basename(os.path.normpath(r)) for r in runs
+                       if os.path.basename(os.path.dirname(os.path.abspath(r))) != "previous"}
+            plot_time_to_accuracy({k: (c["minutes"], c["val_seq_acc"]) for k, c in curves.items()}, png,
+                                  highlight=current)
             print(f"wrote {png}")
     suffix = "-quick" if args.quick else ""
     path = os.path.join(args.out_dir, f"{datetime.date.today().isoformat()}{suffix}.json")
