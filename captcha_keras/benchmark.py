@@ -142,8 +142,8 @@ def stream_overhead(arch, batch_size=128, pool_size=4096, refresh=0.5, repeats=2
     memory), with `refresh` of the pool redrawn between epochs by two
     processes (what training does), and redrawn by one background process
     while the epoch trains, through the same PyDataset path. An epoch has as
-    many steps as make the redraw per step the default recipe's (a quarter
-    of 32,768 captchas over 400 steps: 20 a step). Whole epochs are timed,
+    many steps as make the redraw per step the default recipe's (an eighth
+    of 65,536 captchas over 400 steps: 20 a step). Whole epochs are timed,
     the redraw included, not median steps.
 
     Returns:

@@ -146,8 +146,8 @@ class TrainConfig:
     lr: float = 1e-3
     schedule: str = "cosine"
     workers: int = 2
-    cache_size: int = 32768
-    refresh: float = 0.25
+    cache_size: int = 65536
+    refresh: float = 0.125
     emphasize: str = "auto"
     emphasis: float = 3.0
     max_minutes: float = 60.0

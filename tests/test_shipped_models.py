@@ -16,11 +16,11 @@ from captcha_keras.reports import evaluate_synthetic
 
 SAMPLES = 2000
 SEED = 2026
-# The floor each shipped model must keep. The targets are 99% (CTC)
-# and 98% (multi-head), not reached yet; these floors are what the shipped
-# runs score on 10,000 captchas (98.81% and 96.71%, their metrics.json) less
+# The floor each shipped model must keep. The targets are 99% (CTC,
+# not reached yet) and 98% (multi-head); these floors are what the shipped
+# runs score on 10,000 captchas (98.81% and 98.40%, their metrics.json) less
 # about three standard errors of a 2,000-sample estimate.
-FLOORS = {"ctc_default": 0.98, "cnn_default": 0.955}
+FLOORS = {"ctc_default": 0.98, "cnn_default": 0.975}
 
 
 @pytest.mark.parametrize("name", sorted(FLOORS))

@@ -33,7 +33,7 @@ class CachedCaptchas(keras.utils.PyDataset):
         pool_size: int. Images held in memory (uint8). Defaults to 65,536.
         batch_size: int. Training batch size. Defaults to 128.
         steps: int. Batches per epoch; defaults to one pass over the pool.
-        refresh: float. Fraction of the pool redrawn each epoch. Defaults to 0.25.
+        refresh: float. Fraction of the pool redrawn each epoch. Defaults to 0.125.
         workers: int. Processes drawing the first pool, and each epoch's
             redraw unless `background`; started once and kept until `close`
             (forking them anew for each redraw cost about 0.2 s: 1.8 s
@@ -60,7 +60,7 @@ class CachedCaptchas(keras.utils.PyDataset):
         pool_size=65536,
         batch_size=128,
         steps=None,
-        refresh=0.25,
+        refresh=0.125,
         workers=2,
         family="ctc",
         seed=None,
