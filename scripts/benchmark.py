@@ -20,14 +20,16 @@ import os
 
 import _path  # noqa: F401
 
+# Logs of the default runs the shipped ones replaced.
+PREVIOUS = os.path.join("benchmarks", "results", "previous")
+
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer steps and repeats")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--out-dir", default=os.path.join("benchmarks", "results"))
-    previous = os.path.join("benchmarks", "results", "previous")
-    earlier = sorted(os.path.join(previous, name) for name in os.listdir(previous)) if os.path.isdir(previous) else []
+    earlier = sorted(os.path.join(PREVIOUS, name) for name in os.listdir(PREVIOUS)) if os.path.isdir(PREVIOUS) else []
     p.add_argument("--runs", nargs="*",
                    default=[os.path.join("saved_models", "ctc_default"), os.path.join("saved_models", "cnn_default")]
                    + [run for run in earlier if os.path.isdir(run)],
@@ -57,7 +59,7 @@ def main(args):
             png = os.path.join(args.out_dir, "time-to-accuracy.png")
             # Bold: the runs asked about; thin: the replaced defaults in previous/.
             current = {os.path.basename(os.path.normpath(r)) for r in runs
-                       if os.path.basename(os.path.dirname(os.path.abspath(r))) != "previous"}
+                       if os.path.dirname(os.path.abspath(r)) != os.path.abspath(PREVIOUS)}
             plot_time_to_accuracy({k: (c["minutes"], c["val_seq_acc"]) for k, c in curves.items()}, png,
                                   highlight=current)
             print(f"wrote {png}")

@@ -8,16 +8,21 @@ from captcha_keras.models.vgg_multihead import build_vgg_multihead
 # published; the `_fast` entries are the CPU-friendly defaults. `channels` is
 # the input an architecture is trained on unless told otherwise: the
 # reference reads RGB, the defaults grayscale (colour carries no label).
-FAST_CTC = {
+# The fast conv stack: a strided stem, one convolution a block, and 16
+# columns left at 128 pixels wide for a recurrent head to read.
+FAST_CONV = {
     "filters": (16, 32, 64, 128, 128),
     "pools": (None, (2, 2), (2, 2), (2, 1), (2, 1)),
     "convs_per_block": 1,
     "stem_stride": 2,
+    "use_bias": False,
+}
+FAST_CTC = {
+    **FAST_CONV,
     "projection": 128,
     "rnn_units": 64,
     "rnn_layers": 1,
     "unroll": True,
-    "use_bias": False,
 }
 ARCHITECTURES = {
     "vgg_multihead": {
@@ -66,16 +71,7 @@ ARCHITECTURES = {
         "family": "multihead",
         "builder": build_vgg_multihead,
         "channels": 1,
-        "kwargs": {
-            "filters": FAST_CTC["filters"],
-            "pools": FAST_CTC["pools"],
-            "convs_per_block": 1,
-            "stem_stride": 2,
-            "dropout": 0.2,
-            "use_bias": False,
-            "rnn_units": 64,
-            "unroll": True,
-        },
+        "kwargs": dict(FAST_CONV, dropout=0.2, rnn_units=64, unroll=True),
     },
     "crnn_ctc_fast": {
         "family": "ctc",
