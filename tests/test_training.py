@@ -93,6 +93,43 @@ def test_constant_schedule_runs_phase_two_at_exactly_a_tenth(tmp_path, monkeypat
     assert {layer.dtype_policy.name for layer in saved.layers} == {"float32"}
 
 
+def test_phase_two_starts_from_the_best_checkpoint_with_its_adam_moments(tmp_path, monkeypatch):
+    """A fresh Adam's first steps would kick the best weights out of their
+    minimum; phase 2 loads the moments saved with them and only resets the rate."""
+    import keras
+
+    from captcha_keras import training
+
+    seen = {}
+    original = training.load_with_optimizer_state
+
+    def spy(model, path, learning_rate):
+        original(model, path, learning_rate)
+        saved = keras.models.load_model(path)
+        seen["iterations"] = int(model.optimizer.iterations.numpy())
+        seen["saved_iterations"] = int(saved.optimizer.iterations.numpy())
+        seen["rate"] = float(model.optimizer.learning_rate.numpy())
+        moments = [v for v in model.optimizer.variables if "momentum" in v.path or "velocity" in v.path]
+        saved_moments = [v for v in saved.optimizer.variables if "momentum" in v.path or "velocity" in v.path]
+        seen["moments"] = len(moments)
+        seen["equal"] = len(moments) == len(saved_moments) and all(
+            np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(moments, saved_moments)
+        )
+        seen["nonzero"] = sum(bool(np.any(np.asarray(v))) for v in moments)
+
+    monkeypatch.setattr(training, "load_with_optimizer_state", spy)
+    config = TrainConfig(
+        family="ctc", charset="digits", width=64, height=32, batch_size=4, steps=3, val_steps=1,
+        epochs=1, fine_tune_epochs=1, lr=0.02, workers=1, eval_samples=4, verbose=0, cache_size=0,
+        schedule="constant", run_name="moments", output_dir=str(tmp_path / "m"), logs_dir=str(tmp_path / "l"),
+    )
+    training.train(config)
+    # Phase 1 ran 3 steps; phase 2 goes on from them instead of from step 0.
+    assert seen["iterations"] == seen["saved_iterations"] == 3
+    assert seen["rate"] == float(np.float32(0.02 * FINE_TUNE_FACTOR))
+    assert seen["moments"] > 0 and seen["equal"] and seen["nonzero"] > 0
+
+
 def test_cosine_rate_runs_from_start_to_end_and_clips():
     assert cosine_rate(1.0, 0.1, 0.0) == 1.0
     assert cosine_rate(1.0, 0.1, 1.0) == pytest.approx(0.1)
