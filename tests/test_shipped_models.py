@@ -16,11 +16,13 @@ from captcha_keras.reports import evaluate_synthetic
 
 SAMPLES = 2000
 SEED = 2026
-# The floor each shipped model must keep. The targets are 99% (CTC,
-# not reached yet) and 98% (multi-head); these floors are what the shipped
-# runs score on 10,000 captchas (98.81% and 98.40%, their metrics.json) less
-# about three standard errors of a 2,000-sample estimate.
-FLOORS = {"ctc_default": 0.98, "cnn_default": 0.975}
+# The floor each shipped model must keep. The floors are 99% (CTC,
+# not reached: the shipped model scores 98.75% on these 2,000, 98.81% on
+# 10,000) and 98% (multi-head: 98.20% on these, 98.40% on 10,000). The CTC
+# floor is its 10,000-sample score less about three standard errors of a
+# 2,000-sample estimate; a retrained multi-head model can miss 98% here by
+# chance (one standard error is 0.3%), and then has to be looked at.
+FLOORS = {"ctc_default": 0.98, "cnn_default": 0.98}
 
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
