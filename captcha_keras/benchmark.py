@@ -27,6 +27,8 @@ from captcha_keras.models import default_channels
 from captcha_keras.precision import build_with_policy
 from captcha_keras.precision import float32_copy
 from captcha_keras.precision import resolve_precision
+from captcha_keras.precision import resolve_serving_precision
+from captcha_keras.precision import set_serving_precision
 from captcha_keras.training import compile_model
 
 
@@ -92,28 +94,43 @@ def training_throughput(arch, images, texts, charset, batch_size=128, steps=6, p
     return img_s, (model if precision == "float32" else float32_copy(model, build))
 
 
-def inference_throughput(model, images, batch_sizes=(1, 256), repeats=50):
-    """SavedModel images/s per batch size, and batch-1 latency percentiles (ms)."""
+def inference_throughput(model, images, batch_sizes=(1, 256), repeats=50, serving="float32"):
+    """SavedModel images/s per batch size, and batch-1 latency percentiles (ms).
+
+    `serving` is the precision the float32 SavedModel runs in
+    (`set_serving_precision`); float32 is restored afterwards.
+    """
     import tensorflow as tf
 
     images = with_channels(images, model.input_shape[-1])
     results = {}
     with tempfile.TemporaryDirectory() as folder:
         export_savedmodel(model, folder)
-        loaded = tf.saved_model.load(folder)
-        for batch in batch_sizes:
-            x = tf.constant(images[:batch].astype("float32"))
-            loaded.serve(x)
-            times = []
-            for _ in range(repeats if batch == 1 else max(3, repeats // 10)):
-                start = time.perf_counter()
-                loaded.serve(x)
-                times.append(time.perf_counter() - start)
-            results[f"batch{batch}_img_s"] = batch / statistics.median(times)
-            if batch == 1:
-                results["latency_p50_ms"] = 1000 * statistics.median(times)
-                results["latency_p90_ms"] = 1000 * float(np.percentile(times, 90))
+        set_serving_precision(serving)
+        try:
+            loaded = tf.saved_model.load(folder)
+            _time_serving(loaded, images, batch_sizes, repeats, results)
+        finally:
+            set_serving_precision("float32")
     return results
+
+
+def _time_serving(loaded, images, batch_sizes, repeats, results):
+    """Adds `loaded.serve`'s img/s per batch size and batch-1 latencies to `results`."""
+    import tensorflow as tf
+
+    for batch in batch_sizes:
+        x = tf.constant(images[:batch].astype("float32"))
+        loaded.serve(x)
+        times = []
+        for _ in range(repeats if batch == 1 else max(3, repeats // 10)):
+            start = time.perf_counter()
+            loaded.serve(x)
+            times.append(time.perf_counter() - start)
+        results[f"batch{batch}_img_s"] = batch / statistics.median(times)
+        if batch == 1:
+            results["latency_p50_ms"] = 1000 * statistics.median(times)
+            results["latency_p90_ms"] = 1000 * float(np.percentile(times, 90))
 
 
 def data_throughput(workers=2, batches=8, batch_size=128):
@@ -201,6 +218,8 @@ def run(quick=True, batch_size=128):
     # reference is measured at it too, so the two effects can be told apart.
     auto = resolve_precision("auto")
     results["precision"] = auto
+    serving = resolve_serving_precision("auto")
+    results["serving_precision"] = serving
     for family in ("ctc", "multihead"):
         ref, default = REFERENCE[family], DEFAULT[family]
         measured = [("reference", ref, "float32"), ("default", default, auto)]
@@ -221,11 +240,19 @@ def run(quick=True, batch_size=128):
                 # Inference runs the float32 SavedModel either way: measured once.
                 entry.update({k: v for k, v in results["models"][ref].items() if "batch" in k or "latency" in k})
             else:
-                entry.update(inference_throughput(model, images, repeats=20 if quick else 100))
+                repeats = 20 if quick else 100
+                entry.update(inference_throughput(model, images, repeats=repeats))
+                if serving != "float32":
+                    # The same float32 SavedModel served in bfloat16 (`--precision bfloat16`).
+                    faster = inference_throughput(model, images, repeats=repeats, serving=serving)
+                    entry.update({f"{k}_{serving}": v for k, v in faster.items()})
             results["models"][arch if precision == "float32" or role == "default" else f"{arch} ({precision})"] = entry
         reference, fast = results["models"][ref], results["models"][default]
         fast["train_speedup"] = fast["train_img_s"] / reference["train_img_s"]
         fast["inference_speedup"] = fast["batch256_img_s"] / reference["batch256_img_s"]
+        if serving != "float32":
+            key = f"batch256_img_s_{serving}"
+            fast[f"inference_speedup_{serving}"] = fast[key] / reference[key]
     print("measuring the data stream against memory...", flush=True)
     results["stream"] = stream_overhead(DEFAULT["ctc"], batch_size, repeats=1 if quick else 3, precision=auto)
     results["stream"]["arch"] = DEFAULT["ctc"]
@@ -294,6 +321,23 @@ def format_table(results):
             f"| {r['train_img_s']:.0f} | {r['batch256_img_s']:.0f} "
             f"| {r['batch1_img_s']:.0f} | {r['latency_p50_ms']:.2f} | {speedup} |"
         )
+    serving = results.get("serving_precision", "float32")
+    if serving != "float32":
+        lines += ["", f"The same SavedModels served in {serving} (`--precision {serving}`):", ""]
+        lines.append(
+            f"| model | role | infer img/s (b=256) | infer img/s (b=1) | p50 latency ms | "
+            f"b=256 vs float32 | speed-up infer, both {serving} |"
+        )
+        lines.append("| --- | --- | ---: | ---: | ---: | ---: | --- |")
+        for name, r in results["models"].items():
+            if r.get("precision", "float32") != "float32" and r["role"] == "reference":
+                continue  # The same SavedModel as the float32 reference's row.
+            speedup = f"{r[f'inference_speedup_{serving}']:.1f}x" if "train_speedup" in r else "1x"
+            lines.append(
+                f"| {r.get('arch', name)} | {r['role']} | {r[f'batch256_img_s_{serving}']:.0f} "
+                f"| {r[f'batch1_img_s_{serving}']:.0f} | {r[f'latency_p50_ms_{serving}']:.2f} "
+                f"| {r[f'batch256_img_s_{serving}'] / r['batch256_img_s']:.2f}x | {speedup} |"
+            )
     d = results["data_img_s"]
     lines.append("")
     lines.append(f"Captcha drawing: {d['workers_1']:.0f} img/s with 1 process, {d['workers_2']:.0f} img/s with 2.")

@@ -86,6 +86,19 @@ def training_parser(family, description):
     return p
 
 
+def add_serving_precision_flag(p):
+    """`--precision` of the scripts that read captchas with a SavedModel."""
+    from captcha_keras.precision import SERVING_PRECISIONS
+
+    p.add_argument(
+        "--precision",
+        default="float32",
+        choices=SERVING_PRECISIONS,
+        help="bfloat16: run the float32 SavedModel in bfloat16 (fast on a CPU with AMX units; outputs move "
+        "by bfloat16 rounding); auto: bfloat16 where the CPU has AMX units",
+    )
+
+
 def training_config(args, family):
     """A `TrainConfig` from parsed training flags."""
     from captcha_keras.training import TrainConfig

@@ -1,4 +1,4 @@
-"""Which numeric precision training runs in.
+"""Which numeric precision training and serving run in.
 
 Mixed precision computes convolutions and matrix products in 16 bits while the
 weights stay float32. On a GPU, `mixed_float16` (Keras adds loss scaling) is
@@ -8,10 +8,13 @@ them: `mixed_bfloat16` trained the default CTC model 1.15x and the reference
 CTC model 2x as fast as float32 here (median step times; see the README), so
 "auto" picks it there. Elsewhere on a CPU, bfloat16 would be emulated and slow, so "auto"
 keeps float32. Whatever trains, the saved models are float32
-(`float32_copy`), so they load and run on any machine.
+(`float32_copy`), so they load and run on any machine; `set_serving_precision`
+runs them in bfloat16 where that pays.
 """
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+SERVING_PRECISIONS = ("float32", "bfloat16", "auto")
+
 def cpu_has_amx_bfloat16(cpuinfo="/proc/cpuinfo"):
     """True when the CPU advertises AMX bfloat16 units (`amx_bf16` flag).
 
@@ -86,3 +89,51 @@ def float32_copy(model, build):
     copy = build_with_policy("float32", build)
     copy.set_weights(model.get_weights())
     return copy
+
+
+def resolve_serving_precision(name="float32", amx_bfloat16=None):
+    """What `set_serving_precision(name)` runs a SavedModel in on this machine.
+
+    Args:
+        name: str. One of `SERVING_PRECISIONS`; `"auto"` is `"bfloat16"` on a
+            CPU with AMX bfloat16 units, else `"float32"`.
+        amx_bfloat16: bool or None. Whether the CPU has them; None reads
+            `/proc/cpuinfo`.
+
+    Returns:
+        `"float32"` or `"bfloat16"`.
+    """
+    if name not in SERVING_PRECISIONS:
+        raise ValueError(
+            f"Unknown serving precision. Expected one of {SERVING_PRECISIONS}. Received: precision={name!r}"
+        )
+    if name != "auto":
+        return name
+    if amx_bfloat16 is None:
+        amx_bfloat16 = cpu_has_amx_bfloat16()
+    return "bfloat16" if amx_bfloat16 else "float32"
+
+
+def set_serving_precision(name="float32"):
+    """Runs the float32 SavedModels loaded from here on in bfloat16 on a CPU.
+
+    The shipped SavedModels are float32 so that they run anywhere. With
+    `"bfloat16"`, TensorFlow's graph optimizer (oneDNN's auto mixed
+    precision) rewrites their convolutions and matrix products to bfloat16
+    when it prepares a loaded function, as `mixed_bfloat16` does in training:
+    the same file, served faster on AMX units. Outputs move by bfloat16
+    rounding, so scores measured in float32 may shift slightly (the README
+    gives the figures). It holds for the whole process and must be called
+    before `Predictor.load`; it does nothing to functions already prepared.
+
+    Args:
+        name: str. One of `SERVING_PRECISIONS`.
+
+    Returns:
+        The precision now in force, `"float32"` or `"bfloat16"`.
+    """
+    import tensorflow as tf
+
+    resolved = resolve_serving_precision(name)
+    tf.config.optimizer.set_experimental_options({"auto_mixed_precision_onednn_bfloat16": resolved == "bfloat16"})
+    return resolved

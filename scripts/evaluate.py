@@ -10,6 +10,8 @@ import sys
 
 import _path  # noqa: F401
 
+from captcha_keras.cli import add_serving_precision_flag
+
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -21,6 +23,7 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=12345, help="seed of the test stream")
     p.add_argument("--workers", type=int, default=2, help="processes drawing captchas")
     p.add_argument("--decoder", default="greedy", choices=("greedy", "beam_search"), help="CTC decoding")
+    add_serving_precision_flag(p)
     p.add_argument("--json", help="also write the scores to this file")
     p.add_argument("--errors-png", help="also draw a grid of the wrong predictions here")
     return p.parse_args(argv)
@@ -29,6 +32,7 @@ def parse_args(argv=None):
 def main(args):
     from captcha_keras.cli import fail
     from captcha_keras.evaluation import confusions
+    from captcha_keras.precision import set_serving_precision
     from captcha_keras.prediction import Predictor
     from captcha_keras.reports import evaluate_synthetic
     from captcha_keras.reports import write_prediction_grid
@@ -37,6 +41,7 @@ def main(args):
         fail("--only lists files of a --data folder; give --data DIR too.")
     if args.samples < 1:
         fail(f"--samples must be at least 1. Received: {args.samples}")
+    precision = set_serving_precision(args.precision)
     try:
         predictor = Predictor.load(args.model, strategy=args.decoder)
     except (FileNotFoundError, ValueError, OSError) as error:
@@ -46,16 +51,16 @@ def main(args):
             scores, images, texts, predictions = evaluate_folder(predictor, args)
         except (FileNotFoundError, ValueError) as error:
             fail(error)
-        scores.update(model=args.model, data=args.data, decoder=args.decoder)
+        scores.update(model=args.model, data=args.data, decoder=args.decoder, precision=precision)
         source = args.data
     else:
         scores, images, texts, predictions = evaluate_synthetic(predictor, args.samples, args.seed, args.workers)
-        scores.update(model=args.model, seed=args.seed, decoder=args.decoder)
+        scores.update(model=args.model, seed=args.seed, decoder=args.decoder, precision=precision)
         source = f"fresh captchas, seed {args.seed}"
     predicted = [p.text for p in predictions]
     scores["confusions"] = [[t, p, n] for (t, p), n in confusions(texts, predicted)]
     print(f"model: {args.model}")
-    print(f"samples: {scores['samples']} ({source})")
+    print(f"samples: {scores['samples']} ({source}), served in {precision}")
     print(f"sequence accuracy: {scores['sequence_accuracy']:.4%}")
     print(f"character error rate: {scores['cer']:.4%}")
     if scores["confusions"]:

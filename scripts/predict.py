@@ -11,6 +11,8 @@ import sys
 
 import _path  # noqa: F401
 
+from captcha_keras.cli import add_serving_precision_flag
+
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -19,14 +21,17 @@ def parse_args(argv=None):
     p.add_argument("--decoder", default="greedy", choices=("greedy", "beam_search"), help="CTC decoding")
     p.add_argument("--beam-width", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=64)
+    add_serving_precision_flag(p)
     return p.parse_args(argv)
 
 
 def main(args):
     from captcha_keras.cli import fail
     from captcha_keras.images import ImageError
+    from captcha_keras.precision import set_serving_precision
     from captcha_keras.prediction import Predictor
 
+    set_serving_precision(args.precision)
     try:
         predictor = Predictor.load(args.model, strategy=args.decoder, beam_width=args.beam_width)
     except (FileNotFoundError, ValueError, OSError) as error:

@@ -56,3 +56,18 @@ def test_the_stream_benchmark_redraws_as_much_per_step_as_training():
     per_step = default.refresh * default.cache_size / SYNTHETIC_STEPS
     steps = steps_at_default_redraw(4096, 0.5)
     assert abs(2048 / steps - per_step) / per_step < 0.02
+
+
+def test_inference_is_timed_in_the_precision_asked_and_float32_is_restored():
+    import numpy as np
+    import tensorflow as tf
+
+    from captcha_keras.benchmark import inference_throughput
+    from captcha_keras.models import build_model
+
+    model = build_model("crnn_ctc_fast", 10, height=32, width=64, channels=1)
+    images = np.random.default_rng(0).integers(0, 256, (4, 32, 64, 1)).astype("uint8")
+    timed = inference_throughput(model, images, batch_sizes=(1, 4), repeats=3, serving="bfloat16")
+    assert set(timed) == {"batch1_img_s", "batch4_img_s", "latency_p50_ms", "latency_p90_ms"}
+    assert timed["latency_p50_ms"] <= timed["latency_p90_ms"]
+    assert tf.config.optimizer.get_experimental_options().get("auto_mixed_precision_onednn_bfloat16") is False

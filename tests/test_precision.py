@@ -6,6 +6,7 @@ from captcha_keras.models import build_model
 from captcha_keras.precision import cpu_has_amx_bfloat16
 from captcha_keras.precision import float32_copy
 from captcha_keras.precision import resolve_precision
+from captcha_keras.precision import resolve_serving_precision
 
 
 def test_auto_picks_float16_on_a_gpu_bfloat16_on_an_amx_cpu_else_float32():
@@ -17,6 +18,15 @@ def test_auto_picks_float16_on_a_gpu_bfloat16_on_an_amx_cpu_else_float32():
     assert resolve_precision("mixed_bfloat16", gpus=[]) == "mixed_bfloat16"
     with pytest.raises(ValueError, match="Unknown precision"):
         resolve_precision("float8")
+
+
+def test_serving_in_bfloat16_is_asked_for_or_picked_where_the_cpu_has_amx():
+    assert resolve_serving_precision("float32", amx_bfloat16=True) == "float32"
+    assert resolve_serving_precision("bfloat16", amx_bfloat16=False) == "bfloat16"
+    assert resolve_serving_precision("auto", amx_bfloat16=True) == "bfloat16"
+    assert resolve_serving_precision("auto", amx_bfloat16=False) == "float32"
+    with pytest.raises(ValueError, match="Unknown serving precision"):
+        resolve_serving_precision("mixed_bfloat16")
 
 
 def test_amx_is_read_from_the_cpu_flags(tmp_path):

@@ -45,6 +45,17 @@ def test_evaluate_script_scores_fresh_captchas(ctc_run, tmp_path):
     assert f"sequence accuracy: {scores['sequence_accuracy']:.4%}" in result.stdout
 
 
+def test_evaluate_script_serves_in_bfloat16_when_asked_and_says_so(ctc_run, tmp_path):
+    run_dir, _ = ctc_run
+    out = tmp_path / "scores.json"
+    result = run_script("evaluate.py", "--model", run_dir, "--samples", "30", "--seed", "3", "--json", out,
+                        "--workers", "1", "--precision", "bfloat16")
+    assert json.loads(out.read_text())["precision"] == "bfloat16"
+    assert "served in bfloat16" in result.stdout
+    wrong = run_script("evaluate.py", "--model", run_dir, "--precision", "float16", check=False)
+    assert wrong.returncode == 2 and "invalid choice: 'float16'" in wrong.stderr
+
+
 def test_evaluate_script_rejects_a_folder_that_is_not_a_run(tmp_path):
     result = run_script("evaluate.py", "--model", tmp_path, check=False)
     assert result.returncode == 2 and "no config.json" in result.stderr

@@ -40,6 +40,32 @@ def test_shipped_model_reads_fresh_captchas(name):
     assert abs(scores["sequence_accuracy"] - p) <= tolerance, (scores, recorded)
 
 
+def test_served_in_bfloat16_the_ctc_model_reads_as_in_float32():
+    """`--precision bfloat16` runs the same SavedModel faster on AMX units:
+    the texts must stay those of float32, the confidences move by rounding."""
+    import tensorflow as tf
+
+    from captcha_keras.precision import cpu_has_amx_bfloat16
+    from captcha_keras.precision import set_serving_precision
+
+    run_dir = os.path.join(ROOT, "saved_models", "ctc_default")
+    scores, _, texts, exact = evaluate_synthetic(Predictor.load(run_dir), SAMPLES, SEED)
+    assert set_serving_precision("bfloat16") == "bfloat16"
+    try:
+        scores16, _, texts16, rounded = evaluate_synthetic(Predictor.load(run_dir), SAMPLES, SEED)
+    finally:
+        set_serving_precision("float32")
+    assert tf.config.optimizer.get_experimental_options().get("auto_mixed_precision_onednn_bfloat16") is False
+    assert texts16 == texts
+    same = sum(a.text == b.text for a, b in zip(exact, rounded))
+    assert same >= 0.995 * SAMPLES, same
+    assert scores16["sequence_accuracy"] >= FLOORS["ctc_default"], scores16
+    assert abs(scores16["sequence_accuracy"] - scores["sequence_accuracy"]) <= 0.003
+    if cpu_has_amx_bfloat16():
+        # The rewrite took place: confidences are no longer float32's.
+        assert any(abs(a.confidence - b.confidence) > 1e-4 for a, b in zip(exact, rounded))
+
+
 RSC_RUN = os.path.join(ROOT, "saved_models", "really_simple_captcha")
 RSC_FIXTURE = os.path.join(ROOT, "tests", "fixtures", "really_simple_captcha", "images")
 RSC_SHARED = os.path.join(os.path.dirname(ROOT), "shared", "datasets", "really-simple-captcha", "images")
