@@ -28,7 +28,7 @@ from captcha_keras.precision import build_with_policy
 from captcha_keras.precision import float32_copy
 from captcha_keras.precision import resolve_precision
 from captcha_keras.precision import resolve_serving_precision
-from captcha_keras.precision import set_serving_precision
+from captcha_keras.precision import serving_precision
 from captcha_keras.training import compile_model
 
 
@@ -98,7 +98,7 @@ def inference_throughput(model, images, batch_sizes=(1, 256), repeats=50, servin
     """SavedModel images/s per batch size, and batch-1 latency percentiles (ms).
 
     `serving` is the precision the float32 SavedModel runs in
-    (`set_serving_precision`); float32 is restored afterwards.
+    (`serving_precision`); the previous setting is restored afterwards.
     """
     import tensorflow as tf
 
@@ -106,12 +106,9 @@ def inference_throughput(model, images, batch_sizes=(1, 256), repeats=50, servin
     results = {}
     with tempfile.TemporaryDirectory() as folder:
         export_savedmodel(model, folder)
-        set_serving_precision(serving)
-        try:
+        with serving_precision(serving):
             loaded = tf.saved_model.load(folder)
             _time_serving(loaded, images, batch_sizes, repeats, results)
-        finally:
-            set_serving_precision("float32")
     return results
 
 

@@ -12,8 +12,11 @@ keeps float32. Whatever trains, the saved models are float32
 runs them in bfloat16 where that pays.
 """
 
+import contextlib
+
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 SERVING_PRECISIONS = ("float32", "bfloat16", "auto")
+
 
 def cpu_has_amx_bfloat16(cpuinfo="/proc/cpuinfo"):
     """True when the CPU advertises AMX bfloat16 units (`amx_bf16` flag).
@@ -91,17 +94,25 @@ def float32_copy(model, build):
     return copy
 
 
-def resolve_serving_precision(name="float32", amx_bfloat16=None):
+def resolve_serving_precision(name="float32", amx_bfloat16=None, gpus=None):
     """What `set_serving_precision(name)` runs a SavedModel in on this machine.
 
     Args:
         name: str. One of `SERVING_PRECISIONS`; `"auto"` is `"bfloat16"` on a
-            CPU with AMX bfloat16 units, else `"float32"`.
+            CPU with AMX bfloat16 units and no GPU, else `"float32"`.
         amx_bfloat16: bool or None. Whether the CPU has them; None reads
             `/proc/cpuinfo`.
+        gpus: list or None. The GPUs TensorFlow sees; None asks TensorFlow.
+            The rewrite is oneDNN's, for the CPU: a model on a GPU keeps
+            float32.
 
     Returns:
         `"float32"` or `"bfloat16"`.
+
+    Example:
+
+    >>> resolve_serving_precision("auto", amx_bfloat16=False, gpus=[])
+    'float32'
     """
     if name not in SERVING_PRECISIONS:
         raise ValueError(
@@ -109,31 +120,55 @@ def resolve_serving_precision(name="float32", amx_bfloat16=None):
         )
     if name != "auto":
         return name
+    if gpus is None:
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        return "float32"
     if amx_bfloat16 is None:
         amx_bfloat16 = cpu_has_amx_bfloat16()
     return "bfloat16" if amx_bfloat16 else "float32"
 
 
+_REWRITE = "auto_mixed_precision_onednn_bfloat16"
+
+
 def set_serving_precision(name="float32"):
-    """Runs the float32 SavedModels loaded from here on in bfloat16 on a CPU.
+    """Runs float32 SavedModels in bfloat16 on a CPU, from the next call on.
 
     The shipped SavedModels are float32 so that they run anywhere. With
     `"bfloat16"`, TensorFlow's graph optimizer (oneDNN's auto mixed
-    precision) rewrites their convolutions and matrix products to bfloat16
-    when it prepares a loaded function, as `mixed_bfloat16` does in training:
-    the same file, served faster on AMX units. Outputs move by bfloat16
-    rounding, so scores measured in float32 may shift slightly (the README
-    gives the figures). It holds for the whole process and must be called
-    before `Predictor.load`; it does nothing to functions already prepared.
+    precision) rewrites convolutions and matrix products to bfloat16, as
+    `mixed_bfloat16` does in training: the same file, served faster on AMX
+    units. Outputs move by bfloat16 rounding, so scores measured in float32
+    may shift slightly (the README gives the figures). The setting is
+    TensorFlow's, for this thread: it applies to every function called after
+    it, models loaded earlier and Keras `fit`/`predict` included, so set it
+    once at start-up, or use `serving_precision` to undo it. A TensorFlow
+    built without oneDNN skips the rewrite.
 
     Args:
         name: str. One of `SERVING_PRECISIONS`.
 
     Returns:
-        The precision now in force, `"float32"` or `"bfloat16"`.
+        The precision now asked for, `"float32"` or `"bfloat16"`.
     """
     import tensorflow as tf
 
     resolved = resolve_serving_precision(name)
-    tf.config.optimizer.set_experimental_options({"auto_mixed_precision_onednn_bfloat16": resolved == "bfloat16"})
+    tf.config.optimizer.set_experimental_options({_REWRITE: resolved == "bfloat16"})
     return resolved
+
+
+@contextlib.contextmanager
+def serving_precision(name):
+    """`set_serving_precision(name)` within a `with` block; the previous
+    setting is restored on leaving it. Yields the precision asked for."""
+    import tensorflow as tf
+
+    previous = tf.config.optimizer.get_experimental_options().get(_REWRITE, False)
+    try:
+        yield set_serving_precision(name)
+    finally:
+        tf.config.optimizer.set_experimental_options({_REWRITE: previous})

@@ -21,10 +21,12 @@ def test_auto_picks_float16_on_a_gpu_bfloat16_on_an_amx_cpu_else_float32():
 
 
 def test_serving_in_bfloat16_is_asked_for_or_picked_where_the_cpu_has_amx():
-    assert resolve_serving_precision("float32", amx_bfloat16=True) == "float32"
-    assert resolve_serving_precision("bfloat16", amx_bfloat16=False) == "bfloat16"
-    assert resolve_serving_precision("auto", amx_bfloat16=True) == "bfloat16"
-    assert resolve_serving_precision("auto", amx_bfloat16=False) == "float32"
+    assert resolve_serving_precision("float32", amx_bfloat16=True, gpus=[]) == "float32"
+    assert resolve_serving_precision("bfloat16", amx_bfloat16=False, gpus=[]) == "bfloat16"
+    assert resolve_serving_precision("auto", amx_bfloat16=True, gpus=[]) == "bfloat16"
+    assert resolve_serving_precision("auto", amx_bfloat16=False, gpus=[]) == "float32"
+    # The rewrite is oneDNN's, for the CPU: on a GPU machine auto keeps float32.
+    assert resolve_serving_precision("auto", amx_bfloat16=True, gpus=["GPU:0"]) == "float32"
     with pytest.raises(ValueError, match="Unknown serving precision"):
         resolve_serving_precision("mixed_bfloat16")
 
@@ -62,3 +64,19 @@ def test_a_mixed_precision_model_saves_as_an_equivalent_float32_model(arch):
     for a, b in zip(mixed_out, copy_out):
         # Same weights; only the arithmetic differs (bfloat16 keeps 8 bits of mantissa).
         np.testing.assert_allclose(a, b, atol=0.05)
+
+
+def test_serving_precision_restores_the_previous_setting():
+    import tensorflow as tf
+
+    from captcha_keras.precision import serving_precision
+
+    def rewriting():
+        return tf.config.optimizer.get_experimental_options().get("auto_mixed_precision_onednn_bfloat16", False)
+
+    with serving_precision("bfloat16") as outer:
+        assert outer == "bfloat16" and rewriting()
+        with serving_precision("float32"):
+            assert not rewriting()
+        assert rewriting()
+    assert not rewriting()

@@ -46,17 +46,14 @@ def test_served_in_bfloat16_the_ctc_model_reads_as_in_float32():
     import tensorflow as tf
 
     from captcha_keras.precision import cpu_has_amx_bfloat16
-    from captcha_keras.precision import set_serving_precision
+    from captcha_keras.precision import serving_precision
+    from captcha_keras.reports import evaluate_arrays
 
     run_dir = os.path.join(ROOT, "saved_models", "ctc_default")
-    scores, _, texts, exact = evaluate_synthetic(Predictor.load(run_dir), SAMPLES, SEED)
-    assert set_serving_precision("bfloat16") == "bfloat16"
-    try:
-        scores16, _, texts16, rounded = evaluate_synthetic(Predictor.load(run_dir), SAMPLES, SEED)
-    finally:
-        set_serving_precision("float32")
-    assert tf.config.optimizer.get_experimental_options().get("auto_mixed_precision_onednn_bfloat16") is False
-    assert texts16 == texts
+    scores, images, texts, exact = evaluate_synthetic(Predictor.load(run_dir), SAMPLES, SEED)
+    with serving_precision("bfloat16"):
+        scores16, _, _, rounded = evaluate_arrays(Predictor.load(run_dir), images, texts)
+    assert not tf.config.optimizer.get_experimental_options().get("auto_mixed_precision_onednn_bfloat16", False)
     same = sum(a.text == b.text for a, b in zip(exact, rounded))
     assert same >= 0.995 * SAMPLES, same
     assert scores16["sequence_accuracy"] >= FLOORS["ctc_default"], scores16
