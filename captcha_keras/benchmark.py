@@ -103,19 +103,17 @@ def inference_throughput(model, images, batch_sizes=(1, 256), repeats=50, servin
     import tensorflow as tf
 
     images = with_channels(images, model.input_shape[-1])
-    results = {}
     with tempfile.TemporaryDirectory() as folder:
         export_savedmodel(model, folder)
         with serving_precision(serving):
-            loaded = tf.saved_model.load(folder)
-            _time_serving(loaded, images, batch_sizes, repeats, results)
-    return results
+            return _time_serving(tf.saved_model.load(folder), images, batch_sizes, repeats)
 
 
-def _time_serving(loaded, images, batch_sizes, repeats, results):
-    """Adds `loaded.serve`'s img/s per batch size and batch-1 latencies to `results`."""
+def _time_serving(loaded, images, batch_sizes, repeats):
+    """`loaded.serve`'s img/s per batch size and batch-1 latencies (ms)."""
     import tensorflow as tf
 
+    results = {}
     for batch in batch_sizes:
         x = tf.constant(images[:batch].astype("float32"))
         loaded.serve(x)
@@ -128,6 +126,7 @@ def _time_serving(loaded, images, batch_sizes, repeats, results):
         if batch == 1:
             results["latency_p50_ms"] = 1000 * statistics.median(times)
             results["latency_p90_ms"] = 1000 * float(np.percentile(times, 90))
+    return results
 
 
 def data_throughput(workers=2, batches=8, batch_size=128):

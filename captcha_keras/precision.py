@@ -120,15 +120,9 @@ def resolve_serving_precision(name="float32", amx_bfloat16=None, gpus=None):
         )
     if name != "auto":
         return name
-    if gpus is None:
-        import tensorflow as tf
-
-        gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        return "float32"
-    if amx_bfloat16 is None:
-        amx_bfloat16 = cpu_has_amx_bfloat16()
-    return "bfloat16" if amx_bfloat16 else "float32"
+    # Where training's "auto" would train in bfloat16, serving in it pays too.
+    training = resolve_precision("auto", gpus=gpus, amx_bfloat16=amx_bfloat16)
+    return "bfloat16" if training == "mixed_bfloat16" else "float32"
 
 
 _REWRITE = "auto_mixed_precision_onednn_bfloat16"
