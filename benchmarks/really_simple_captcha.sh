@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Real captchas: the really-simple-captcha results of the README, end to end.
+# Real captchas: the really-simple-captcha results (docs/real-captchas.md), end to end.
 #
 #   bash benchmarks/really_simple_captcha.sh [DATASET_DIR]
 #

@@ -1,9 +1,9 @@
 """captcha-keras: train, evaluate, export and serve captcha recognizers with Keras 3."""
 
-import os
+from captcha_keras import quiet
 
-# TensorFlow's C++ start-up chatter (CUDA probing on CPU machines, oneDNN
-# notices) buries the messages users need; keep warnings and errors.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Before anything of ours imports Keras, and with it TensorFlow: a CPU
+# machine's terminal then starts with the project's own first line.
+quiet.install_hook()
 
 __version__ = "0.1.0"

@@ -5,7 +5,7 @@ weights stay float32. On a GPU, `mixed_float16` (Keras adds loss scaling) is
 the fast path. On a CPU with AMX bfloat16 units (Intel Xeon since Sapphire
 Rapids, as this project's 2-core CPU), oneDNN runs bfloat16 convolutions on
 them: `mixed_bfloat16` trained the default CTC model 1.15x and the reference
-CTC model 2x as fast as float32 here (median step times; see the README), so
+CTC model 2x as fast as float32 here (median step times; see docs/results.md), so
 "auto" picks it there. Elsewhere on a CPU, bfloat16 would be emulated and slow, so "auto"
 keeps float32. Whatever trains, the saved models are float32
 (`float32_copy`), so they load and run on any machine; `set_serving_precision`
@@ -136,7 +136,7 @@ def set_serving_precision(name="float32"):
     precision) rewrites convolutions and matrix products to bfloat16, as
     `mixed_bfloat16` does in training: the same file, served faster on AMX
     units. Outputs move by bfloat16 rounding, so scores measured in float32
-    may shift slightly (the README gives the figures). The setting is
+    may shift slightly (docs/results.md gives the figures). The setting is
     TensorFlow's, for this thread: it applies to every function called after
     it, models loaded earlier and Keras `fit`/`predict` included, so set it
     once at start-up, or use `serving_precision` to undo it. A TensorFlow

@@ -1,32 +1,12 @@
 """Write a run's SavedModel anew from its best.keras (batch norms folded in).
 
-    python scripts/export.py saved_models/my_ctc [more runs...]
-
-Runs exported before batch norms were folded serve faster after this; the
-outputs are the same up to float32 rounding.
+`python scripts/export.py --help` lists the flags; the code is `captcha_keras/cli/export.py`,
+also run as `captcha-keras export`.
 """
 
-import argparse
+import sys
 
-import _path  # noqa: F401
-
-
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("runs", nargs="+", help="run folders (with best.keras)")
-    return p.parse_args(argv)
-
-
-def main(args):
-    from captcha_keras.cli import fail
-    from captcha_keras.export import reexport_run
-
-    for run_dir in args.runs:
-        try:
-            print(f"wrote {reexport_run(run_dir)}")
-        except (FileNotFoundError, ValueError, OSError) as error:
-            fail(error)
-
+from captcha_keras.cli.export import main
 
 if __name__ == "__main__":
-    main(parse_args())
+    sys.exit(main())

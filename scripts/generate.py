@@ -1,50 +1,12 @@
 """Write a folder of synthetic captchas named <label>_<index>.png.
 
-    python scripts/generate.py --out data/synthetic --count 100000 --charset digits --length 4-6 --seed 1
+`python scripts/generate.py --help` lists the flags; the code is `captcha_keras/cli/generate.py`,
+also run as `captcha-keras generate`.
 """
 
-import argparse
 import sys
 
-import _path  # noqa: F401
-
-
-def parse_args(argv=None):
-    from captcha_keras.charset import DEFAULT_CHARSET
-    from captcha_keras.charset import PRESETS
-
-    p = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
-    p.add_argument("--out", required=True, help="output folder (created if missing)")
-    p.add_argument("--count", type=int, required=True, help="images to write")
-    p.add_argument("--charset", default=DEFAULT_CHARSET, help=f"a preset ({', '.join(PRESETS)}) or literal characters")
-    p.add_argument("--width", type=int, default=128)
-    p.add_argument("--height", type=int, default=64)
-    p.add_argument("--length", default="4", help="label length: 4, or a range such as 4-6")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--stream", default="train", choices=("train", "validation", "test"),
-                   help="independent streams of one seed; a training run with this seed draws 'train'")
-    p.add_argument("--grayscale", action="store_true", help="one-channel PNGs")
-    p.add_argument("--workers", type=int, default=2, help="processes drawing and writing")
-    p.add_argument("--force", action="store_true", help="write into a folder that already holds images")
-    return p.parse_args(argv)
-
-
-def main(args):
-    from captcha_keras.cli import fail
-    from captcha_keras.data.tools import generate_folder
-
-    try:
-        result = generate_folder(
-            args.out, args.count, charset=args.charset, width=args.width, height=args.height, length=args.length,
-            seed=args.seed, stream=args.stream, grayscale=args.grayscale, workers=args.workers, force=args.force,
-        )
-    except (FileExistsError, ValueError, OSError) as error:
-        fail(error)
-    print(result.summary())
-    return 0
-
+from captcha_keras.cli.generate import main
 
 if __name__ == "__main__":
-    sys.exit(main(parse_args()))
+    sys.exit(main())

@@ -8,7 +8,6 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
 # A tiny recipe: 64x32 digits, a few steps. It exercises every stage of the
 # real scripts in seconds; accuracy is not the point here.

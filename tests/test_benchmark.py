@@ -2,9 +2,9 @@
 
 import json
 
-from captcha_keras.benchmark import format_time_to_accuracy
-from captcha_keras.benchmark import time_to_accuracy
 from captcha_keras.plots import plot_time_to_accuracy
+from throughput import format_time_to_accuracy
+from throughput import time_to_accuracy
 
 
 def test_time_to_accuracy_finds_the_first_epoch_past_each_threshold(tmp_path):
@@ -29,8 +29,8 @@ def test_training_throughput_measures_at_the_given_precision_and_returns_a_float
     import keras
     import numpy as np
 
-    from captcha_keras.benchmark import training_throughput
     from captcha_keras.charset import Charset
+    from throughput import training_throughput
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (8, 32, 64, 3)).astype("uint8")
@@ -46,9 +46,9 @@ def test_training_throughput_measures_at_the_given_precision_and_returns_a_float
 
 
 def test_the_stream_benchmark_redraws_as_much_per_step_as_training():
-    from captcha_keras.benchmark import steps_at_default_redraw
     from captcha_keras.training import SYNTHETIC_STEPS
     from captcha_keras.training import TrainConfig
+    from throughput import steps_at_default_redraw
 
     default = TrainConfig()
     # Training redraws refresh * cache_size captchas over SYNTHETIC_STEPS steps.
@@ -62,7 +62,7 @@ def test_inference_is_timed_in_the_precision_asked_and_float32_is_restored():
     import numpy as np
     import tensorflow as tf
 
-    from captcha_keras.benchmark import inference_throughput
+    from throughput import inference_throughput
     from captcha_keras.models import build_model
 
     model = build_model("crnn_ctc_fast", 10, height=32, width=64, channels=1)

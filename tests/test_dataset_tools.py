@@ -10,10 +10,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from captcha_keras.data import tools
+from captcha_keras.data.dedupe import copy_unique
+from captcha_keras.data.dedupe import delete_duplicates
+from captcha_keras.data.dedupe import find_duplicates
 from captcha_keras.data.folder import DataError
 from captcha_keras.data.folder import split_indices
+from captcha_keras.data.generate import generate_folder
 from captcha_keras.data.labels import label_from_name
+from captcha_keras.data.merge import merge_folders
+from captcha_keras.data.partition import split_folder
+from captcha_keras.data.partition import split_parts
+from captcha_keras.data.stats import folder_stats
+from captcha_keras.data.stats import format_stats
+from captcha_keras.data.survey import pixel_digest
+from captcha_keras.data.survey import survey_folder
 from conftest import run_script
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "really_simple_captcha", "images")
@@ -47,7 +57,7 @@ def generate(out, **kwargs):
     settings = dict(count=40, charset="digits", width=64, height=32, length="3-5", seed=5, grayscale=True,
                     workers=2, batch_size=8, progress=False)
     settings.update(kwargs)
-    return tools.generate_folder(str(out), **settings)
+    return generate_folder(str(out), **settings)
 
 
 def test_generate_writes_labelled_images_of_the_requested_shape(tmp_path):
@@ -89,7 +99,7 @@ def test_generate_rejects_bad_arguments(tmp_path, kwargs):
 
 def test_generate_script_writes_what_the_function_writes(tmp_path):
     args = dict(count=12, charset="digits", width=64, height=32, length=4, seed=3, grayscale=False)
-    tools.generate_folder(str(tmp_path / "function"), workers=1, progress=False, **args)
+    generate_folder(str(tmp_path / "function"), workers=1, progress=False, **args)
     result = run_script("generate.py", "--out", tmp_path / "script", "--count", 12, "--charset", "digits",
                         "--width", 64, "--height", 32, "--seed", 3, "--workers", 2)
     assert re.search(r"wrote 12 captchas to .*script in [\d.]+ s", result.stdout)
@@ -114,7 +124,7 @@ def known_folder(tmp_path):
 
 
 def test_stats_of_a_known_folder(known_folder):
-    stats = tools.folder_stats(tools.survey_folder(str(known_folder)))
+    stats = folder_stats(survey_folder(str(known_folder)))
     assert stats["images"] == 4 and stats["unique_labels"] == 3 and stats["labels_file"] is None
     assert stats["skipped"] == [{"file": "x.png", "reason": "not an image Pillow can read."}]
     assert stats["label_lengths"] == {2: 1, 4: 2, 5: 1}
@@ -122,7 +132,7 @@ def test_stats_of_a_known_folder(known_folder):
                                    "F": 1}
     assert list(stats["characters"]) == sorted(stats["characters"])
     assert stats["sizes"] == {"72x24": 3, "40x20": 1} and stats["modes"] == {"L": 3, "RGB": 1}
-    text = tools.format_stats(stats)
+    text = format_stats(stats)
     assert "labelled images: 4 (3 distinct labels)" in text and "x.png" in text
 
 
@@ -147,18 +157,18 @@ def test_strict_script_exits_2_and_names_the_bad_file(known_folder):
 @pytest.mark.parametrize("charset, bad", [(None, "x.png: not an image"), ("ABCDEF1245", "C3.png: label 'C3'")])
 def test_strict_survey_names_bad_files_and_labels_outside_the_charset(known_folder, charset, bad):
     if charset:
-        survey = tools.survey_folder(str(known_folder), charset=charset)
+        survey = survey_folder(str(known_folder), charset=charset)
         assert survey.files == ["AB12.png", "AB12_1.png", "DEF45.png"]
         assert "outside the charset" in dict(survey.problems)["C3.png"]
     with pytest.raises(DataError, match=re.escape(bad)):
-        tools.survey_folder(str(known_folder), charset=charset, strict=True)
+        survey_folder(str(known_folder), charset=charset, strict=True)
 
 
 def test_survey_of_a_missing_or_empty_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such folder"):
-        tools.survey_folder(str(tmp_path / "missing"))
+        survey_folder(str(tmp_path / "missing"))
     with pytest.raises(DataError, match="holds no labelled image"):
-        tools.survey_folder(str(tmp_path))
+        survey_folder(str(tmp_path))
 
 
 # ---------------------------------------------------------------- split
@@ -166,7 +176,7 @@ def test_survey_of_a_missing_or_empty_folder(tmp_path):
 
 @pytest.fixture(scope="module")
 def fixture_survey():
-    return tools.survey_folder(FIXTURE)
+    return survey_folder(FIXTURE)
 
 
 def read_lines(path):
@@ -177,9 +187,9 @@ def read_lines(path):
 def test_split_is_seeded_disjoint_complete_and_leaves_the_source_alone(tmp_path, fixture_survey):
     before = snapshot(FIXTURE)
     # Copies, not links: a temporary file must never share an inode with the repository's fixture.
-    a = tools.split_folder(fixture_survey, str(tmp_path / "a"), seed=1, link=False)
-    b = tools.split_folder(fixture_survey, str(tmp_path / "b"), seed=1, link=False)
-    c = tools.split_folder(fixture_survey, str(tmp_path / "c"), seed=2, link=False)
+    a = split_folder(fixture_survey, str(tmp_path / "a"), seed=1, link=False)
+    b = split_folder(fixture_survey, str(tmp_path / "b"), seed=1, link=False)
+    c = split_folder(fixture_survey, str(tmp_path / "c"), seed=2, link=False)
     assert a == b and a["test"] != c["test"]
     assert len(a["train"]) == 240 and len(a["test"]) == 60
     assert not set(a["train"]) & set(a["test"])
@@ -199,35 +209,35 @@ def test_split_hard_links_and_writes_labels_csv_per_part(tmp_path):
     for i in range(10):
         save(source, f"img{i}.png", noise(i))
     (source / "labels.csv").write_text("file,label\n" + "".join(f"img{i}.png,L{i}\n" for i in range(10)))
-    survey = tools.survey_folder(str(source))
-    parts = tools.split_folder(survey, str(tmp_path / "out"), (0.5, 0.3, 0.2), ("a", "b", "c"), seed=0)
+    survey = survey_folder(str(source))
+    parts = split_folder(survey, str(tmp_path / "out"), (0.5, 0.3, 0.2), ("a", "b", "c"), seed=0)
     assert [len(parts[n]) for n in "abc"] == [5, 3, 2]
     for name, files in parts.items():
-        part = tools.survey_folder(str(tmp_path / "out" / name))
+        part = survey_folder(str(tmp_path / "out" / name))
         assert part.files == files and part.labels == [f"L{f[3]}" for f in files]
         assert os.stat(source / files[0]).st_ino == os.stat(tmp_path / "out" / name / files[0]).st_ino
-    copies = tools.split_folder(survey, str(tmp_path / "copies"), (0.5, 0.5), ("a", "b"), seed=0, link=False)
+    copies = split_folder(survey, str(tmp_path / "copies"), (0.5, 0.5), ("a", "b"), seed=0, link=False)
     file = copies["a"][0]
     assert os.stat(source / file).st_ino != os.stat(tmp_path / "copies" / "a" / file).st_ino
 
 
 def test_split_refuses_bad_parts_and_an_existing_output(tmp_path, fixture_survey):
     with pytest.raises(ValueError, match="sum to 1"):
-        tools.split_parts(10, (0.8, 0.3), seed=0)
+        split_parts(10, (0.8, 0.3), seed=0)
     with pytest.raises(ValueError, match="positive"):
-        tools.split_parts(10, (1.0, 0.0), seed=0)
+        split_parts(10, (1.0, 0.0), seed=0)
     with pytest.raises(ValueError, match="one distinct name per fraction"):
-        tools.split_folder(fixture_survey, str(tmp_path), (0.5, 0.5), ("a", "a"))
+        split_folder(fixture_survey, str(tmp_path), (0.5, 0.5), ("a", "a"))
     with pytest.raises(ValueError, match="plain folder name"):
-        tools.split_folder(fixture_survey, str(tmp_path), (0.5, 0.5), ("a", "../b"))
+        split_folder(fixture_survey, str(tmp_path), (0.5, 0.5), ("a", "../b"))
     (tmp_path / "train.txt").write_text("")
     with pytest.raises(FileExistsError, match="already exists"):
-        tools.split_folder(fixture_survey, str(tmp_path))
+        split_folder(fixture_survey, str(tmp_path))
 
 
 def test_split_parts_gives_every_part_something_when_it_can():
-    assert [len(p) for p in tools.split_parts(3, (0.98, 0.01, 0.01), seed=0)] == [1, 1, 1]
-    parts = tools.split_parts(7, (0.6, 0.4), seed=9)
+    assert [len(p) for p in split_parts(3, (0.98, 0.01, 0.01), seed=0)] == [1, 1, 1]
+    parts = split_parts(7, (0.6, 0.4), seed=9)
     assert sorted(parts[0] + parts[1]) == list(range(7)) and len(parts[1]) == 3
 
 
@@ -264,7 +274,7 @@ def duplicates(tmp_path):
 
 def test_find_duplicates_matches_pixels_not_bytes(duplicates):
     assert (duplicates / "AB12.png").read_bytes() != (duplicates / "AB12_1.png").read_bytes()
-    groups = tools.find_duplicates(tools.survey_folder(str(duplicates)))
+    groups = find_duplicates(survey_folder(str(duplicates)))
     assert [g.files for g in groups] == [["AB12.png", "AB12_1.png", "AB12_2.bmp", "CD34.png"],
                                          ["GH78.png", "GH78_1.png"]]
     assert [g.conflict for g in groups] == [True, False]
@@ -275,9 +285,9 @@ def test_find_duplicates_matches_pixels_not_bytes(duplicates):
 def test_pixel_digest_tells_modes_and_sizes_apart():
     pixels = noise(1, (8, 4))
     gray = Image.fromarray(pixels)
-    assert tools.pixel_digest(gray) == tools.pixel_digest(Image.fromarray(pixels.copy()))
-    assert tools.pixel_digest(gray) != tools.pixel_digest(Image.fromarray(pixels.reshape(8, 4)))
-    assert tools.pixel_digest(gray) != tools.pixel_digest(gray.convert("RGB"))
+    assert pixel_digest(gray) == pixel_digest(Image.fromarray(pixels.copy()))
+    assert pixel_digest(gray) != pixel_digest(Image.fromarray(pixels.reshape(8, 4)))
+    assert pixel_digest(gray) != pixel_digest(gray.convert("RGB"))
 
 
 def test_dedupe_script_reports_and_changes_nothing(duplicates):
@@ -290,12 +300,12 @@ def test_dedupe_script_reports_and_changes_nothing(duplicates):
 
 
 def test_dedupe_copies_or_deletes_only_the_copies(duplicates, tmp_path):
-    survey = tools.survey_folder(str(duplicates))
-    groups = tools.find_duplicates(survey)
-    kept = tools.copy_unique(survey, groups, str(tmp_path / "unique"))
+    survey = survey_folder(str(duplicates))
+    groups = find_duplicates(survey)
+    kept = copy_unique(survey, groups, str(tmp_path / "unique"))
     assert kept == ["AB12.png", "CD34.png", "EF56.png", "GH78.png"]
     assert sorted(os.listdir(tmp_path / "unique")) == kept
-    assert tools.delete_duplicates(survey, groups) == ["AB12_1.png", "AB12_2.bmp", "GH78_1.png"]
+    assert delete_duplicates(survey, groups) == ["AB12_1.png", "AB12_2.bmp", "GH78_1.png"]
     assert sorted(os.listdir(duplicates)) == ["AB12.png", "CD34.png", "EF56.png", "GH78.png", "junk.png"]
 
 
@@ -306,8 +316,8 @@ def test_deleting_duplicates_drops_their_labels_file_rows_only(tmp_path):
     save(folder, "c.png", noise(2))
     text = "file,label\r\na.png,AB12\r\nb.png,AB12\r\n\"c.png\",CD34\r\ngone.png,EF56\r\n"
     (folder / "labels.csv").write_bytes(text.encode())
-    survey = tools.survey_folder(str(folder))
-    assert tools.delete_duplicates(survey, tools.find_duplicates(survey)) == ["b.png"]
+    survey = survey_folder(str(folder))
+    assert delete_duplicates(survey, find_duplicates(survey)) == ["b.png"]
     assert (folder / "labels.csv").read_bytes() == text.replace("b.png,AB12\r\n", "").encode()
 
 
@@ -330,16 +340,16 @@ def sources(tmp_path):
 def test_merge_renames_clashes_so_labels_survive(sources, tmp_path):
     one, two = sources
     out = tmp_path / "out"
-    rows = tools.merge_folders([tools.survey_folder(str(one)), tools.survey_folder(str(two))], str(out))
+    rows = merge_folders([survey_folder(str(one)), survey_folder(str(two))], str(out))
     assert [(r.taken, r.skipped, r.renamed) for r in rows] == [(3, 0, 0), (3, 1, 2)]
     assert sorted(os.listdir(out)) == ["AB12.png", "AB12_1.png", "AB12_2.png", "CD34.png", "EF56.jpg", "cd34_1.png"]
     assert filecmp.cmp(two / "AB12.png", out / "AB12_2.png", shallow=False)
-    merged = tools.survey_folder(str(out))
+    merged = survey_folder(str(out))
     assert sorted(merged.labels) == ["AB12", "AB12", "AB12", "CD34", "EF56", "cd34"]
     with pytest.raises(FileExistsError, match="already holds images"):
-        tools.merge_folders([tools.survey_folder(str(one))], str(out))
+        merge_folders([survey_folder(str(one))], str(out))
     with pytest.raises(ValueError, match="given twice"):
-        tools.merge_folders([tools.survey_folder(str(one))] * 2, str(tmp_path / "again"))
+        merge_folders([survey_folder(str(one))] * 2, str(tmp_path / "again"))
 
 
 def test_merge_with_a_labels_file_writes_one_for_every_file(sources, tmp_path):
@@ -348,8 +358,8 @@ def test_merge_with_a_labels_file_writes_one_for_every_file(sources, tmp_path):
     save(three, "AB12.png", noise(7))
     (three / "labels.tsv").write_text("AB12.png\tZZ99\n")
     out = tmp_path / "out"
-    tools.merge_folders([tools.survey_folder(str(one)), tools.survey_folder(str(three))], str(out))
-    merged = tools.survey_folder(str(out))
+    merge_folders([survey_folder(str(one)), survey_folder(str(three))], str(out))
+    merged = survey_folder(str(out))
     assert dict(zip(merged.files, merged.labels)) == {
         "AB12.png": "AB12", "AB12_1.png": "AB12", "CD34.png": "CD34", "ZZ99_1.png": "ZZ99"}
 

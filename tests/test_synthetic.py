@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from captcha_keras.data.synthetic import SyntheticCaptchas
-from captcha_keras.data.synthetic import character_weights
 from captcha_keras.data.synthetic import draw_batches
-from captcha_keras.data.synthetic import random_texts
 from captcha_keras.data.synthetic import render_captcha
-from captcha_keras.data.synthetic import resolve_emphasis
+from captcha_keras.data.texts import character_weights
+from captcha_keras.data.texts import random_texts
+from captcha_keras.data.texts import resolve_emphasis
 
 
 def tiny(**kwargs):

@@ -64,16 +64,17 @@ def test_constant_schedule_runs_phase_two_at_exactly_a_tenth(tmp_path, monkeypat
     """The reference recipe: the optimizer of phase 2 holds exactly lr * 0.1, and
     the CSV shows lr then lr * 0.1."""
     from captcha_keras import training
+    from captcha_keras.training import phases
 
     seen = []
-    original = training.compile_model
+    original = phases.compile_model
 
     def spy(model, family, charset, learning_rate):
         model = original(model, family, charset, learning_rate)
         seen.append(float(model.optimizer.learning_rate.numpy()))
         return model
 
-    monkeypatch.setattr(training, "compile_model", spy)
+    monkeypatch.setattr(phases, "compile_model", spy)
     config = TrainConfig(
         family="ctc", charset="digits", width=64, height=32, batch_size=4, steps=2, val_steps=1,
         epochs=1, fine_tune_epochs=1, lr=0.02, workers=1, eval_samples=4, verbose=0, cache_size=0,
@@ -99,9 +100,10 @@ def test_phase_two_starts_from_the_best_checkpoint_with_its_adam_moments(tmp_pat
     import keras
 
     from captcha_keras import training
+    from captcha_keras.training import phases
 
     seen = {}
-    original = training.load_with_optimizer_state
+    original = phases.load_with_optimizer_state
 
     def spy(model, path, learning_rate):
         original(model, path, learning_rate)
@@ -117,7 +119,7 @@ def test_phase_two_starts_from_the_best_checkpoint_with_its_adam_moments(tmp_pat
         )
         seen["nonzero"] = sum(bool(np.any(np.asarray(v))) for v in moments)
 
-    monkeypatch.setattr(training, "load_with_optimizer_state", spy)
+    monkeypatch.setattr(phases, "load_with_optimizer_state", spy)
     config = TrainConfig(
         family="ctc", charset="digits", width=64, height=32, batch_size=4, steps=3, val_steps=1,
         epochs=1, fine_tune_epochs=1, lr=0.02, workers=1, eval_samples=4, verbose=0, cache_size=0,

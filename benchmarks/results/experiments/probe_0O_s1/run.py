@@ -16,8 +16,8 @@ import sys
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 sys.path.insert(0, ROOT)
 
-from captcha_keras.cli import run_training  # noqa: E402
-from captcha_keras.cli import training_parser  # noqa: E402
+from captcha_keras.cli.train import run_training  # noqa: E402
+from captcha_keras.cli.flags import training_parser  # noqa: E402
 from captcha_keras.models import ARCHITECTURES  # noqa: E402
 
 NAME = "crnn_ctc_fast_wide_s1"

@@ -1,23 +1,35 @@
-"""Command-line flags shared by the scripts."""
+"""Command-line flags and error handling shared by the commands."""
 
 import argparse
-import os
 import sys
 
 from captcha_keras.charset import DEFAULT_CHARSET
 from captcha_keras.charset import PRESETS
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Shows each flag's default once: appended where the help does not
+    already say it, and left out where it says nothing (None, and the
+    on/off flags, whose help says what they turn on or off)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        quiet = action.default is None or isinstance(action.default, bool) or action.default == argparse.SUPPRESS
+        if quiet or "default" in text or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)" if text else "default: %(default)s"
+
+
 def training_parser(family, description):
     """The flags of `train_ctc.py` / `train_cnn.py`; defaults follow the reference."""
     from captcha_keras.data.splits import DEFAULT_VAL_SPLIT
     from captcha_keras.precision import PRECISIONS
-    from captcha_keras.training import SCHEDULES
-    from captcha_keras.training import SYNTHETIC_STEPS
-    from captcha_keras.training import TrainConfig
+    from captcha_keras.training.config import SCHEDULES
+    from captcha_keras.training.config import SYNTHETIC_STEPS
+    from captcha_keras.training.config import TrainConfig
 
     d = TrainConfig
-    p = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(description=description, formatter_class=HelpFormatter)
     p.add_argument("--arch", default="default", help="'default', 'reference', or a registry name")
     p.add_argument(
         "--charset",
@@ -25,8 +37,8 @@ def training_parser(family, description):
         help=f"a preset ({', '.join(PRESETS)}) or literal characters; default: the --init-from run's, "
         f"else the labels' of --data, else {DEFAULT_CHARSET}",
     )
-    p.add_argument("--width", type=int, default=d.width)
-    p.add_argument("--height", type=int, default=d.height)
+    p.add_argument("--width", type=int, default=d.width, help="image width in pixels")
+    p.add_argument("--height", type=int, default=d.height, help="image height in pixels")
     p.add_argument("--length", default=None, help="label length: 4, or a range such as 4-6; default: "
                    "the lengths of --data, else 4")
     colour = p.add_mutually_exclusive_group()
@@ -34,7 +46,7 @@ def training_parser(family, description):
                         help="train on one channel (the default of the fast architectures)")
     colour.add_argument("--rgb", dest="grayscale", action="store_const", const=False,
                         help="train on RGB (the default of the reference architectures)")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="training batch size")
     p.add_argument("--steps", type=int, default=None,
                    help=f"batches per epoch; default: {SYNTHETIC_STEPS}, or one pass over --data")
     p.add_argument("--val-steps", type=int, default=d.val_steps, help="validation batches")
@@ -61,7 +73,7 @@ def training_parser(family, description):
     p.add_argument("--emphasis", type=float, default=d.emphasis, help="how much more often --emphasize draws")
     p.add_argument("--max-minutes", type=float, default=d.max_minutes,
                    help="wall-clock budget of the run (phase 1 gets 75%%); 0: no limit")
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--seed", type=int, default=d.seed, help="seed of the training, validation and test streams")
     p.add_argument("--run-name", default=None, help=f"default: {family}_<date>-<time>")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run of this --run-name")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run of this --run-name")
@@ -99,40 +111,7 @@ def add_serving_precision_flag(p):
     )
 
 
-def training_config(args, family):
-    """A `TrainConfig` from parsed training flags."""
-    from captcha_keras.training import TrainConfig
-
-    values = {k: v for k, v in vars(args).items()}
-    return TrainConfig(family=family, **values)
-
-
-def describe_device():
-    """One line saying where training runs: the GPUs TensorFlow sees, or the CPU."""
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        return f"Training on {len(gpus)} GPU(s): {', '.join(g.name for g in gpus)}"
-    return f"Training on the CPU ({os.cpu_count()} cores); no GPU found."
-
-
 def fail(message, code=2):
     """Prints an error for a person and exits, without a traceback."""
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(code)
-
-
-def run_training(args, family):
-    """The body of the training scripts: config, device line, train, clear errors."""
-    from captcha_keras.training import train
-
-    try:
-        config = training_config(args, family)
-    except ValueError as error:
-        fail(error)
-    print(describe_device())
-    try:
-        return train(config)
-    except (FileExistsError, FileNotFoundError, ValueError) as error:
-        fail(error)

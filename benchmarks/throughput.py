@@ -29,7 +29,7 @@ from captcha_keras.precision import float32_copy
 from captcha_keras.precision import resolve_precision
 from captcha_keras.precision import resolve_serving_precision
 from captcha_keras.precision import serving_precision
-from captcha_keras.training import compile_model
+from captcha_keras.training.phases import compile_model
 
 
 def with_channels(images, channels):
@@ -140,8 +140,8 @@ def data_throughput(workers=2, batches=8, batch_size=128):
 def steps_at_default_redraw(pool_size, refresh):
     """Steps of an epoch that redraws `refresh` of `pool_size` captchas at the
     default recipe's redraw per training step."""
-    from captcha_keras.training import SYNTHETIC_STEPS
-    from captcha_keras.training import TrainConfig
+    from captcha_keras.training.config import SYNTHETIC_STEPS
+    from captcha_keras.training.config import TrainConfig
 
     default = TrainConfig()
     per_step = default.refresh * default.cache_size / SYNTHETIC_STEPS
@@ -301,7 +301,7 @@ def format_time_to_accuracy(curves):
 
 
 def format_table(results):
-    """A Markdown table of the results, for the terminal and the README."""
+    """A Markdown table of the results, for the terminal and docs/results.md."""
     lines = [
         "| model | role | training precision | params | train img/s | infer img/s (b=256) | infer img/s (b=1) "
         "| p50 latency ms | speed-up train / infer |",

@@ -1,7 +1,7 @@
 """Measure training, inference and data throughput of the reference and default models.
 
-    python scripts/benchmark.py --quick     # a few minutes: throughput only
-    python scripts/benchmark.py             # more steps, plus time-to-accuracy of the shipped default runs
+    python benchmarks/benchmark.py --quick     # a few minutes: throughput only
+    python benchmarks/benchmark.py             # more steps, plus time-to-accuracy of the shipped default runs
 
 The time-to-accuracy curves come from the `training.csv` of run folders
 trained with the default commands (`--runs`, by default the shipped
@@ -18,17 +18,17 @@ import datetime
 import json
 import os
 
-import _path  # noqa: F401
+from captcha_keras.cli.flags import HelpFormatter
 
 # Logs of the default runs the shipped ones replaced.
 PREVIOUS = os.path.join("benchmarks", "results", "previous")
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--quick", action="store_true", help="fewer steps and repeats")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--out-dir", default=os.path.join("benchmarks", "results"))
+    p.add_argument("--batch-size", type=int, default=128, help="training batch size")
+    p.add_argument("--out-dir", default=os.path.join("benchmarks", "results"), help="where the JSON and plot go")
     earlier = sorted(os.path.join(PREVIOUS, name) for name in os.listdir(PREVIOUS)) if os.path.isdir(PREVIOUS) else []
     p.add_argument("--runs", nargs="*",
                    default=[os.path.join("saved_models", "ctc_default"), os.path.join("saved_models", "cnn_default")]
@@ -38,10 +38,10 @@ def parse_args(argv=None):
 
 
 def main(args):
-    from captcha_keras.benchmark import format_table
-    from captcha_keras.benchmark import format_time_to_accuracy
-    from captcha_keras.benchmark import run
-    from captcha_keras.benchmark import time_to_accuracy
+    from throughput import format_table
+    from throughput import format_time_to_accuracy
+    from throughput import run
+    from throughput import time_to_accuracy
     from captcha_keras.plots import plot_time_to_accuracy
 
     results = run(quick=args.quick, batch_size=args.batch_size)

@@ -1,0 +1,55 @@
+"""The command-line programs: `captcha-keras COMMAND [flags]`, or `scripts/COMMAND.py [flags]`.
+
+    captcha-keras train-ctc ...    scripts/train_ctc.py   (the main entry point)
+    captcha-keras train-cnn ...    scripts/train_cnn.py
+    captcha-keras predict ...      scripts/predict.py
+    captcha-keras evaluate ...     scripts/evaluate.py
+    captcha-keras generate ...     scripts/generate.py
+    captcha-keras dataset ...      scripts/dataset.py
+    captcha-keras export ...       scripts/export.py
+
+Both spellings run the same `main(argv)` of a module here; `flags.py` holds
+what they share.
+"""
+
+import importlib
+import os
+import sys
+
+# command: (module of this package, its function taking argv).
+COMMANDS = {
+    "train-ctc": ("train", "main_ctc"),
+    "train-cnn": ("train", "main_cnn"),
+    "predict": ("predict", "main"),
+    "evaluate": ("evaluate", "main"),
+    "generate": ("generate", "main"),
+    "dataset": ("dataset", "main"),
+    "export": ("export", "main"),
+}
+
+
+def usage():
+    """The help of `captcha-keras` itself: its commands and where each lives."""
+    lines = ["usage: captcha-keras COMMAND [flags]   (captcha-keras COMMAND --help for its flags)", "", "commands:"]
+    for name, (module, function) in COMMANDS.items():
+        code = importlib.import_module(f"{__name__}.{module}")
+        # The two training commands share a module; each has a description of its own.
+        text = code.DESCRIPTIONS[function] if module == "train" else code.__doc__
+        lines.append(f"  {name:<10} {text.strip().splitlines()[0]}")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    """Runs `captcha-keras COMMAND ...`; returns the command's exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"error: unknown command {command!r}. Expected one of: {', '.join(COMMANDS)}.", file=sys.stderr)
+        return 2
+    module, function = COMMANDS[command]
+    # argparse names the program after sys.argv[0]: make it read "captcha-keras predict".
+    sys.argv[0] = f"{os.path.basename(sys.argv[0] or 'captcha-keras')} {command}"
+    return getattr(importlib.import_module(f"{__name__}.{module}"), function)(rest)

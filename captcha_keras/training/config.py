@@ -1,0 +1,182 @@
+"""The settings of one training run (`TrainConfig`) and the recipe's constants."""
+
+import dataclasses
+import datetime
+import os
+
+from captcha_keras.charset import Charset
+from captcha_keras.charset import parse_length
+from captcha_keras.precision import PRECISIONS
+from captcha_keras.run_config import RunConfig
+
+# The run's progress, for --resume (`callbacks.RunState`).
+STATE = "state.json"
+FINE_TUNE_FACTOR = 0.1
+# Where the cosine schedule ends phase 2, relative to where phase 2 starts.
+FINAL_FACTOR = 0.01
+SCHEDULES = ("cosine", "constant")
+# Share of `max_minutes` phase 1 may use; the rest is phase 2's.
+PHASE1_SHARE = 0.75
+# Batches per epoch on synthetic data: epochs short enough for EarlyStopping
+# and checkpoints to act every couple of minutes on a CPU.
+SYNTHETIC_STEPS = 400
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Settings of one training run; the scripts' flags carry the same names.
+
+    Args:
+        family: str. `"ctc"` or `"multihead"`.
+        arch: str. Registry name, or `"default"` / `"reference"`.
+        charset: str or None. Preset name or literal characters; None takes
+            the `--init-from` run's, else the labels' of `data`, else
+            `DEFAULT_CHARSET`.
+        width, height: int. Image size (with `init_from`, the source's).
+        length: str or None. Label length, `"4"` or a range `"4-6"`; None
+            takes the lengths found in `data`, else 4.
+        grayscale: bool. One input channel; `None` takes the architecture's
+            default (grayscale for the fast defaults, RGB for the reference).
+        batch_size, steps, val_steps: int. Batch size, batches per epoch
+            (None: `SYNTHETIC_STEPS`, or one pass over `data`), validation
+            batches (drawn once, fixed for the whole run).
+        epochs, fine_tune_epochs: int. Epoch limits of phases 1 and 2.
+        patience: int. EarlyStopping patience (epochs).
+        min_epochs: int. Epochs of phase 1 before EarlyStopping starts
+            watching: a CTC model from scratch spends its first epochs
+            emitting blanks, with a validation loss that rises before it falls.
+        lr: float. Phase-1 learning rate; phase 2 starts at a tenth of it.
+        schedule: str. `"cosine"` anneals each phase along a cosine (phase 1
+            from `lr` to `lr / 10`, phase 2 from `lr / 10` to `lr / 1000`) over
+            its epochs or its share of `max_minutes`, whichever ends it first;
+            `"constant"` keeps `lr` and `lr / 10`, as the reference does.
+        workers: int. Processes drawing captchas.
+        cache_size: int. Train from a pool of this many drawn captchas,
+            partly redrawn each epoch (`CachedCaptchas`); 0 draws every
+            training batch afresh, as the reference does.
+        refresh: float. Fraction of the pool redrawn per epoch.
+        emphasize: str. Characters the synthetic training stream draws
+            `emphasis` times as often (validation and test stay uniform):
+            `"auto"` picks the pairs the package's font draws alike (0 and O)
+            when the charset has them, `"none"` (or `""`) nothing.
+        emphasis: float. How much more often. Defaults to 3.0.
+        max_minutes: float. Wall-clock budget of the whole run, data drawing
+            included; phase 1 ends by `PHASE1_SHARE` of it so that phase 2
+            has time. 0 for no limit.
+        seed: int. Seed of the training, validation and test streams.
+        run_name: str. Folder name under `output_dir` and `logs_dir`.
+        resume: bool. Continue an interrupted run of the same name.
+        eval_samples: int. Fresh test captchas scored into `metrics.json`
+            (synthetic runs; folder runs score their held-out images).
+        data: str or None. Folder of labelled real captchas to train on.
+        val_data: str or None. Validation folder.
+        val_split: float or None. Share of `data` held out for validation.
+        test_data: str or None. Folder scored into `metrics.json` at the end.
+        synthetic_ratio: float. Share of each batch drawn synthetic when
+            training on `data`.
+        augment: bool. Augment folder images (small shifts, rotation, scale,
+            blur, noise).
+        keep_aspect: bool. Pad folder images to the input's aspect ratio
+            instead of stretching them.
+        strict: bool. Bad files in a folder are an error instead of skipped.
+        init_from: str or None. Run folder whose weights start this run.
+        precision: str. `"auto"` (mixed float16 on a GPU, mixed bfloat16 on a CPU
+            with AMX bfloat16 units, float32 on other CPUs)
+            or a Keras dtype policy name. The saved models are float32
+            whatever trained them.
+    """
+
+    family: str = "ctc"
+    arch: str = "default"
+    charset: str = None
+    width: int = 128
+    height: int = 64
+    length: str = None
+    grayscale: bool = None
+    batch_size: int = 128
+    steps: int = None
+    val_steps: int = 40
+    epochs: int = 100
+    fine_tune_epochs: int = 100
+    patience: int = 3
+    min_epochs: int = 5
+    lr: float = 1e-3
+    schedule: str = "cosine"
+    workers: int = 2
+    cache_size: int = 65536
+    refresh: float = 0.125
+    emphasize: str = "auto"
+    emphasis: float = 3.0
+    max_minutes: float = 60.0
+    seed: int = 0
+    run_name: str = None
+    resume: bool = False
+    overwrite: bool = False
+    output_dir: str = "saved_models"
+    logs_dir: str = "logs"
+    eval_samples: int = 10000
+    verbose: int = 1
+    data: str = None
+    val_data: str = None
+    val_split: float = None
+    test_data: str = None
+    synthetic_ratio: float = 0.0
+    augment: bool = True
+    keep_aspect: bool = False
+    strict: bool = False
+    init_from: str = None
+    precision: str = "auto"
+
+    def __post_init__(self):
+        # Imported here: the registry pulls in Keras, and `--help` should not wait for it.
+        from captcha_keras.models import default_channels
+        from captcha_keras.models import resolve_architecture
+
+        self.arch = resolve_architecture(self.arch, self.family)
+        if self.grayscale is None:
+            self.grayscale = default_channels(self.arch) == 1
+        if self.data is None and (self.val_data or self.val_split or self.test_data or self.synthetic_ratio):
+            raise ValueError("--val-data, --val-split, --test-data and --synthetic-ratio go with --data DIR.")
+        if self.val_data and self.val_split:
+            raise ValueError("Give --val-data or --val-split, not both.")
+        if not 0.0 <= self.synthetic_ratio < 1.0 or round(self.batch_size * self.synthetic_ratio) >= self.batch_size:
+            raise ValueError(
+                f"--synthetic-ratio must leave room for real images in a batch of {self.batch_size}: "
+                f"a share in [0, 1). Received: {self.synthetic_ratio}"
+            )
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"Unknown precision. Expected one of {PRECISIONS}. Received: precision={self.precision!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"Unknown schedule. Expected one of {SCHEDULES}. Received: schedule={self.schedule!r}")
+        if self.resume and self.run_name is None:
+            raise ValueError("--resume needs the --run-name of the run to continue.")
+        if self.steps is None and self.data is None:
+            self.steps = SYNTHETIC_STEPS
+        if self.charset is not None:
+            self.charset = Charset(self.charset).characters
+        if self.length is not None:
+            self.min_length, self.max_length = parse_length(self.length)
+        if self.run_name is None:
+            stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+            self.run_name = f"{self.family}_{stamp}"
+
+    @property
+    def run_dir(self):
+        return os.path.join(self.output_dir, self.run_name)
+
+    @property
+    def log_dir(self):
+        return os.path.join(self.logs_dir, self.run_name)
+
+    def run_config(self):
+        return RunConfig(
+            arch=self.arch,
+            family=self.family,
+            charset=self.charset,
+            width=self.width,
+            height=self.height,
+            min_length=self.min_length,
+            max_length=self.max_length,
+            channels=1 if self.grayscale else 3,
+            keep_aspect=self.keep_aspect,
+        )

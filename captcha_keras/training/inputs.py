@@ -1,0 +1,80 @@
+"""What the flags leave open, settled from the `--init-from` run and the folder data."""
+
+from captcha_keras.charset import DEFAULT_CHARSET
+from captcha_keras.charset import Charset
+from captcha_keras.charset import parse_length
+from captcha_keras.data.labels import characters_outside
+from captcha_keras.data.labels import labels_charset
+from captcha_keras.data.splits import load_splits
+from captcha_keras.data.texts import character_weights
+from captcha_keras.data.texts import resolve_emphasis
+from captcha_keras.finetune import load_source
+from captcha_keras.finetune import output_layer_names
+from captcha_keras.finetune import transfer_weights
+
+
+def resolve_inputs(config):
+    """Settles what the flags left open, in place: the `--init-from` source's
+    architecture and input, the folder data, the charset and label lengths.
+
+    Returns:
+        `(splits, source_model, source_config)`, each None when unused.
+    """
+    source_model = source = None
+    if config.init_from:
+        source_model, source = load_source(config.init_from)
+        if source.family != config.family:
+            raise ValueError(f"--init-from {config.init_from} is a {source.family} run; this trains {config.family}.")
+        config.arch, config.width, config.height = source.arch, source.width, source.height
+        config.grayscale = source.channels == 1
+        config.keep_aspect = config.keep_aspect or source.keep_aspect
+        print(
+            f"Starting from {config.init_from}: {source.arch}, {source.width}x{source.height}, "
+            f"{source.channels} channel(s), charset {source.charset!r}."
+        )
+    splits = None
+    if config.data:
+        splits = load_splits(
+            config.data,
+            config.val_data,
+            config.val_split,
+            config.test_data,
+            config.width,
+            config.height,
+            1 if config.grayscale else 3,
+            config.keep_aspect,
+            config.charset,
+            config.strict,
+            config.seed,
+        )
+        print(splits.describe())
+    if config.charset is None:
+        needed = labels_charset(splits.texts) if splits else ""
+        if source is not None and not characters_outside(needed, source.charset):
+            config.charset = source.charset
+        elif splits is not None:
+            if source is not None:
+                print(
+                    f"The labels use {characters_outside(needed, source.charset)!r}, outside the charset of "
+                    f"{config.init_from}: the output layer is rebuilt for the charset {needed!r}."
+                )
+            config.charset = needed
+        else:
+            config.charset = Charset(DEFAULT_CHARSET).characters
+    if config.length is None:
+        if splits is not None:
+            lengths = [len(t) for t in splits.texts]
+            config.length = f"{min(lengths)}-{max(lengths)}" if min(lengths) != max(lengths) else str(max(lengths))
+        else:
+            config.length = source.length if source is not None else "4"
+        config.min_length, config.max_length = parse_length(config.length)
+    config.emphasize = resolve_emphasis(config.emphasize, config.charset)
+    character_weights(config.charset, config.emphasize, config.emphasis)  # refuses bad ones now, not after --overwrite
+    return splits, source_model, source
+
+
+def initialise_from(model, source_model, source, charset):
+    """Copies the source run's weights; the output layer starts afresh when the charset differs."""
+    reset = output_layer_names(model) if source.charset != charset.characters else ()
+    copied, rebuilt = transfer_weights(source_model, model, reset)
+    print(f"--init-from: copied the weights of {len(copied)} layers; freshly initialised: {', '.join(rebuilt) or 'none'}.")

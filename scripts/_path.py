@@ -1,6 +1,0 @@
-"""Lets the scripts run from a fresh clone without installing the package."""
-
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
