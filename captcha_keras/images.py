@@ -2,9 +2,11 @@
 
 import io
 import os
+import struct
 
 import numpy as np
 from PIL import Image
+from PIL import ImageOps
 from PIL import UnidentifiedImageError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")
@@ -14,42 +16,118 @@ class ImageError(ValueError):
     """An input that is not a readable image: not an image, truncated, empty."""
 
 
-def load_image(source):
+class ImageTooLarge(ImageError):
+    """An image with more pixels than allowed, refused before it is decoded."""
+
+
+# Formats a reader accepts by default: what browsers and captcha systems serve.
+READ_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
+
+
+def load_image(source, max_pixels=None, formats=None):
     """Opens and fully decodes an image from a path or bytes.
 
     Decoding everything up front turns a truncated file into an error here,
-    not a half-grey image later.
+    not a half-grey image later. The size and format are checked from the
+    header first, so a decompression bomb is refused before it is decoded.
+    An animated image yields its first frame; an EXIF orientation is applied.
 
     Args:
         source: str, `os.PathLike` or bytes.
+        max_pixels: int or None. Refuse images with more pixels (width x
+            height) than this; None: Pillow's own bomb limit only.
+        formats: sequence of str or None. Pillow format names to accept
+            (`READ_FORMATS`); None: any format Pillow reads.
 
     Returns:
         A `PIL.Image.Image`.
 
     Raises:
-        ImageError: naming the source and what is wrong with it.
+        ImageError: naming the source and what is wrong with it
+            (`ImageTooLarge` for too many pixels).
     """
-    name = "<bytes>" if isinstance(source, (bytes, bytearray)) else os.fspath(source)
+    name = "<bytes>" if isinstance(source, (bytes, bytearray, memoryview)) else os.fspath(source)
     try:
-        if isinstance(source, (bytes, bytearray)):
-            if not source:
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            if not len(source):
                 raise ImageError("Empty image data.")
             image = Image.open(io.BytesIO(source))
         else:
             image = Image.open(source)
+        if formats is not None and image.format not in formats:
+            raise ImageError(f"{name}: {image.format} images are not accepted; send one of {', '.join(formats)}.")
+        width, height = image.size
+        if max_pixels is not None and width * height > max_pixels:
+            raise ImageTooLarge(
+                f"{name}: {width}x{height} is {width * height:,} pixels, more than the {max_pixels:,} allowed."
+            )
         image.load()
+        # In place: without an orientation tag it would otherwise copy every image.
+        ImageOps.exif_transpose(image, in_place=True)
     except ImageError:
         raise
+    except Image.DecompressionBombError as error:
+        raise ImageTooLarge(f"{name}: refused as a decompression bomb ({error}).") from None
     except FileNotFoundError:
         raise ImageError(f"{name}: no such file.") from None
     except IsADirectoryError:
         raise ImageError(f"{name}: is a folder, not an image.") from None
     except UnidentifiedImageError:
         raise ImageError(f"{name}: not an image Pillow can read.") from None
-    except (OSError, SyntaxError, ValueError) as error:
-        # Pillow reports a truncated or corrupt file as OSError or SyntaxError.
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, ZeroDivisionError) as error:
+        # Pillow reports a truncated or corrupt file as any of these, depending on the format.
         raise ImageError(f"{name}: corrupt or truncated image ({error}).") from None
     return image
+
+
+def array_to_image(array):
+    """A PIL image from a NumPy array, checked: `(h, w)`, `(h, w, 1)`, `(h, w, 3)` or `(h, w, 4)`.
+
+    uint8 arrays are taken as they are; float arrays as 0-255 values
+    (the scale of `to_model_input`'s output), clipped.
+
+    Raises:
+        ImageError: another shape, dtype, or an empty or non-finite array.
+    """
+    array = np.asarray(array)
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)) or 0 in array.shape:
+        raise ImageError(f"An image array is (height, width) or (height, width, 1, 3 or 4). Received: shape={array.shape}")
+    if array.dtype != np.uint8:
+        if not np.issubdtype(array.dtype, np.floating) and not np.issubdtype(array.dtype, np.integer):
+            raise ImageError(f"An image array holds uint8 or 0-255 float pixels. Received: dtype={array.dtype}")
+        if not np.all(np.isfinite(array)):
+            raise ImageError("An image array must not hold NaN or infinite values.")
+        array = np.clip(np.rint(array), 0, 255).astype("uint8")
+    # Pillow picks L, RGB or RGBA from a uint8 array's shape.
+    return Image.fromarray(np.ascontiguousarray(array))
+
+
+def flatten(image):
+    """The image as a person sees it, in 8-bit L or RGB.
+
+    Transparency (RGBA, LA, a palette with a transparent index) is
+    composited onto white, as a browser shows it: converting it away would
+    make a transparent background black and the captcha unreadable. 16- and
+    32-bit grayscale is scaled to 8 bits instead of clipped.
+    """
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        array = np.asarray(image, dtype="float64")
+        top = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
+        return Image.fromarray(np.clip(array * (255.0 / top), 0, 255).astype("uint8"), "L")
+    if image.mode == "F":
+        return Image.fromarray(np.clip(np.asarray(image), 0, 255).astype("uint8"), "L")
+    has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        image.mode in ("P", "L", "RGB") and "transparency" in image.info
+    )
+    if has_alpha:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if image.mode in ("L", "RGB"):
+        return image
+    return image.convert("RGB")
 
 
 def to_model_input(image, width, height, channels, keep_aspect=False):
@@ -63,7 +141,7 @@ def to_model_input(image, width, height, channels, keep_aspect=False):
         keep_aspect: bool. Pad to the target's aspect ratio with the image's
             border colour before resizing, instead of stretching.
     """
-    image = image.convert("L" if channels == 1 else "RGB")
+    image = flatten(image).convert("L" if channels == 1 else "RGB")
     if keep_aspect:
         image = _pad_to_aspect(image, width / height)
     if image.size != (width, height):

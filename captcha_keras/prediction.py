@@ -12,6 +12,7 @@ import numpy as np
 
 from captcha_keras.decoding import decode_outputs
 from captcha_keras.images import ImageError
+from captcha_keras.images import array_to_image
 from captcha_keras.images import list_images
 from captcha_keras.images import load_image
 from captcha_keras.images import to_model_input
@@ -66,25 +67,47 @@ class Predictor:
         predictor._loaded = loaded  # Keep the trackable alive with its function.
         return predictor
 
-    def preprocess(self, source):
-        """Loads an image (path, bytes or PIL image) as a model input array."""
-        image = source if hasattr(source, "convert") else load_image(source)
+    def preprocess(self, source, max_pixels=None, formats=None):
+        """Loads an image as a model input array `(height, width, channels)` uint8.
+
+        Args:
+            source: a path, bytes, a PIL image, or a NumPy array (`(h, w)`,
+                `(h, w, 1)`, `(h, w, 3)` or `(h, w, 4)`, uint8, or floats in 0-255).
+            max_pixels, formats: limits on files and bytes, as `load_image`.
+
+        Raises:
+            ImageError: the source is not a readable image.
+        """
+        if isinstance(source, np.ndarray):
+            image = array_to_image(source)
+        elif hasattr(source, "convert"):
+            image = source
+        else:
+            image = load_image(source, max_pixels=max_pixels, formats=formats)
         c = self.config
         return to_model_input(image, c.width, c.height, c.channels, c.keep_aspect)
 
-    def predict_arrays(self, images):
-        """Reads a batch of uint8 `(n, height, width, channels)` arrays."""
+    def outputs(self, images):
+        """The model's raw outputs for a batch of uint8 `(n, height, width, channels)` arrays.
+
+        Returns:
+            CTC: the probabilities `(n, time_steps, classes)`; multi-head: a
+            dict of head arrays `{"c1": (n, classes), ...}`.
+        """
         images = np.asarray(images)
         expected = (self.config.height, self.config.width, self.config.channels)
         if images.ndim != 4 or images.shape[1:] != expected:
             raise ValueError(f"Images must be (n, {', '.join(map(str, expected))}). Received: shape={images.shape}")
         outputs = self._serve(images.astype("float32"))
         if isinstance(outputs, dict):
-            outputs = {k: np.asarray(v) for k, v in outputs.items()}
-        elif isinstance(outputs, (list, tuple)):
-            outputs = [np.asarray(v) for v in outputs]
-        else:
-            outputs = np.asarray(outputs)
+            return {k: np.asarray(v) for k, v in outputs.items()}
+        if isinstance(outputs, (list, tuple)):
+            return [np.asarray(v) for v in outputs]
+        return np.asarray(outputs)
+
+    def predict_arrays(self, images):
+        """Reads a batch of uint8 `(n, height, width, channels)` arrays."""
+        outputs = self.outputs(images)
         lengths = (self.config.min_length, self.config.max_length)
         decoded = decode_outputs(outputs, self.config.family, self.charset, self.strategy, self.beam_width, lengths)
         return [Prediction(text, confidence) for text, confidence in decoded]
@@ -93,10 +116,11 @@ class Predictor:
         """Reads images given as paths, bytes or PIL images (all must be readable)."""
         return self.predict_arrays(np.stack([self.preprocess(s) for s in sources]))
 
-    def predict_files(self, paths, batch_size=64):
+    def predict_files(self, paths, batch_size=64, max_pixels=None):
         """Reads files and folders; yields `(path, Prediction or ImageError)`.
 
-        A file that cannot be read yields its error and the others go on.
+        A file that cannot be read (or has more than `max_pixels` pixels)
+        yields its error and the others go on.
         """
         files = list_images(paths)
         for start in range(0, len(files), batch_size):
@@ -104,7 +128,7 @@ class Predictor:
             arrays, readable, results = [], [], {}
             for path in chunk:
                 try:
-                    arrays.append(self.preprocess(path))
+                    arrays.append(self.preprocess(path, max_pixels=max_pixels))
                     readable.append(path)
                 except ImageError as error:
                     results[path] = error

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up captcha-keras on a fresh machine with Python 3.11 and pip: a virtual
 # environment in .venv holding the package itself, editable, with its test
-# tools (requirements.txt: `pip install -e .[test]`, so that `captcha_keras`
+# tools and the HTTP service (requirements.txt: `pip install -e .[serve,test]`, so that `captcha_keras`
 # imports from any folder and the `captcha-keras` command exists), and
 # Graphviz (for the model diagram) from the system's package manager when it
 # is missing.

@@ -89,7 +89,8 @@ def test_a_training_run_starts_with_the_projects_own_line(ctc_run):
     assert first.stderr.startswith("error: ")
 
 
-SCRIPTS = ["train_ctc.py", "train_cnn.py", "predict.py", "evaluate.py", "generate.py", "dataset.py", "export.py"]
+SCRIPTS = ["train_ctc.py", "train_cnn.py", "predict.py", "evaluate.py", "generate.py", "dataset.py", "export.py",
+           "serve.py"]
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

@@ -1,6 +1,7 @@
 """End to end through the real scripts: train, evaluate, predict."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from PIL import Image
 from captcha_keras.data.synthetic import SyntheticCaptchas
 from captcha_keras.data.synthetic import render_captcha
 from captcha_keras.models import DEFAULT
+from conftest import ROOT
 from conftest import read_json
 from conftest import run_script
 
@@ -104,3 +106,26 @@ def test_predict_script_reads_good_files_and_reports_bad_ones(cnn_run, tmp_path)
     errors = result.stderr
     assert "broken.png: not an image" in errors and "truncated.png: corrupt or truncated" in errors
     assert "missing.png: no such file" in errors
+
+
+def test_predict_script_survives_the_corpus_of_bad_inputs(tmp_path):
+    """Every bad file gets its own ERROR line; the odd but valid ones are read; no traceback."""
+    from bad_inputs import cases
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    corpus = cases()
+    for name, data, _ in corpus:
+        (folder / name).write_bytes(data)
+    result = run_script("predict.py", "--model", os.path.join(ROOT, "saved_models", "ctc_default"), folder,
+                        check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR\t")]
+    read = {line.split("\t")[0] for line in result.stdout.splitlines()}
+    assert len(errors) + len(read) == len(corpus)
+    for name, _, expect in corpus:
+        path = str(folder / name)
+        if expect == "read" or name.endswith(".tif"):  # predict.py takes any format Pillow reads
+            assert path in read, name
+        elif expect == "error":
+            assert any(line.startswith(f"ERROR\t{path}:") for line in errors), name

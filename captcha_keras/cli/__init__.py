@@ -7,6 +7,7 @@
     captcha-keras generate ...     scripts/generate.py
     captcha-keras dataset ...      scripts/dataset.py
     captcha-keras export ...       scripts/export.py
+    captcha-keras serve ...        scripts/serve.py
 
 Both spellings run the same `main(argv)` of a module here; `flags.py` holds
 what they share.
@@ -25,6 +26,7 @@ COMMANDS = {
     "generate": ("generate", "main"),
     "dataset": ("dataset", "main"),
     "export": ("export", "main"),
+    "serve": ("serve", "main"),
 }
 
 

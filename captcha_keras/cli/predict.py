@@ -20,6 +20,8 @@ def parse_args(argv=None):
     p.add_argument("--decoder", default="greedy", choices=("greedy", "beam_search"), help="CTC decoding")
     p.add_argument("--beam-width", type=int, default=10, help="beams of --decoder beam_search")
     p.add_argument("--batch-size", type=int, default=64, help="images read at once")
+    p.add_argument("--max-pixels", type=int, default=16_000_000,
+                   help="refuse images of more pixels than this before decoding them")
     add_serving_precision_flag(p)
     return p.parse_args(argv)
 
@@ -37,7 +39,7 @@ def main(argv=None):
     except (FileNotFoundError, ValueError, OSError) as error:
         fail(error)
     failures = 0
-    for path, result in predictor.predict_files(args.paths, batch_size=args.batch_size):
+    for path, result in predictor.predict_files(args.paths, batch_size=args.batch_size, max_pixels=args.max_pixels):
         if isinstance(result, ImageError):
             failures += 1
             print(f"ERROR\t{result}", file=sys.stderr)

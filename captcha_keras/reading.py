@@ -1,0 +1,246 @@
+"""What a reading is: the text, its confidence, and each character's confidence and alternatives.
+
+Pure functions on a model's output probabilities, whichever the family:
+
+- `mask_outputs` restricts the characters a reading may use (`allowed`) by
+  zeroing the others in the output and renormalising, before any decoding;
+- `read_outputs` decodes exactly as `Predictor` does (`decode_outputs`), so
+  the texts are the same, and adds per-character details: for CTC, each
+  character's frames come from a forced alignment of the decoded text
+  (`align_ctc`); for a multi-head model, each head is a position.
+"""
+
+import dataclasses
+
+import numpy as np
+
+from captcha_keras.decoding import decode_outputs
+
+# Alternatives listed per character.
+TOP_ALTERNATIVES = 3
+
+
+@dataclasses.dataclass
+class CharacterReading:
+    """One character of a reading.
+
+    Attributes:
+        char: str. The character read.
+        confidence: float. Its probability where the model is surest of it
+            (CTC: its best frame; multi-head: its head).
+        alternatives: list of `(char, probability)`. The next most likely
+            characters at that place, most likely first.
+    """
+
+    char: str
+    confidence: float
+    alternatives: list
+
+    def to_dict(self):
+        return {
+            "char": self.char,
+            "confidence": round(self.confidence, 6),
+            "alternatives": [{"char": c, "confidence": round(p, 6)} for c, p in self.alternatives],
+        }
+
+
+@dataclasses.dataclass
+class Reading:
+    """A read captcha.
+
+    Attributes:
+        text: str. The text read.
+        confidence: float. The probability of the whole reading, as
+            `Predictor` gives it (CTC greedy: its best path's probability).
+        characters: list of `CharacterReading`, one per character of `text`.
+    """
+
+    text: str
+    confidence: float
+    characters: list
+
+    def to_dict(self):
+        return {
+            "text": self.text,
+            "confidence": round(self.confidence, 6),
+            "characters": [c.to_dict() for c in self.characters],
+        }
+
+
+def allowed_indices(allowed, charset):
+    """The output indices of the `allowed` characters; None allows every one.
+
+    Raises:
+        ValueError: `allowed` is empty or holds characters outside the charset.
+
+    Example:
+
+    >>> allowed_indices("10", Charset("0123")).tolist()
+    [0, 1]
+    """
+    if allowed is None:
+        return None
+    if not isinstance(allowed, str) or not allowed:
+        raise ValueError(f"`allowed` must be a non-empty string of characters. Received: allowed={allowed!r}")
+    outside = sorted(set(allowed) - set(charset.characters))
+    if outside:
+        raise ValueError(
+            f"`allowed` holds characters this model cannot read: {''.join(outside)!r}. "
+            f"Its charset is {charset.characters!r}."
+        )
+    return np.array(sorted({charset.characters.index(c) for c in allowed}))
+
+
+def mask_outputs(outputs, family, charset, indices):
+    """Zeroes the characters outside `indices` and renormalises; a new copy.
+
+    CTC keeps its blank, a variable-length multi-head model its "no
+    character" class, so that a mask never forces a character where there is
+    none.
+
+    Args:
+        outputs: CTC probabilities `(batch, time_steps, classes)`, or a list
+            of multi-head arrays `(batch, classes)` in head order.
+        family: str. `"ctc"` or `"multihead"`.
+        charset: `Charset`.
+        indices: int array from `allowed_indices`, or None (no mask).
+    """
+    if indices is None:
+        return outputs
+    keep = np.zeros(len(charset) + 1, dtype=bool)
+    keep[indices] = True
+    keep[len(charset)] = True  # the CTC blank, or the multi-head "no character"
+
+    def masked(probs):
+        probs = np.asarray(probs, dtype="float32")
+        probs = np.where(keep[: probs.shape[-1]], probs, 0.0)
+        total = probs.sum(axis=-1, keepdims=True)
+        # A place where the model put all its mass on masked characters gets
+        # a uniform choice among the allowed ones instead of a division by zero.
+        uniform = np.where(keep[: probs.shape[-1]], 1.0 / keep[: probs.shape[-1]].sum(), 0.0)
+        return np.where(total > 0, probs / np.maximum(total, 1e-30), uniform).astype("float32")
+
+    if family == "ctc":
+        return masked(outputs)
+    return [masked(head) for head in outputs]
+
+
+def align_ctc(log_probs, labels, blank_index):
+    """The frames each label takes in the most probable CTC path of `labels`.
+
+    Viterbi forced alignment over the labels interleaved with blanks.
+
+    Args:
+        log_probs: float array `(time_steps, classes)`.
+        labels: list of int. The decoded label indices.
+        blank_index: int.
+
+    Returns:
+        A list of int arrays, the frames of each label, in order; None when
+        no path of `time_steps` frames spells `labels`.
+
+    Example:
+
+    >>> align_ctc(np.log([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]]), [0, 0], blank_index=1)
+    [array([0]), array([2])]
+    """
+    log_probs = np.asarray(log_probs, dtype="float64")
+    time_steps = log_probs.shape[0]
+    if not labels:
+        return []
+    states = [blank_index]
+    for label in labels:
+        states += [label, blank_index]
+    states = np.array(states)
+    count = len(states)
+    emit = log_probs[:, states]  # (time_steps, count)
+    # A state may come from itself, the one before, or (a label unlike the
+    # label two before) skip the blank between them.
+    skip = np.zeros(count, dtype=bool)
+    skip[2:] = (states[2:] != blank_index) & (states[2:] != states[:-2])
+    score = np.full(count, -np.inf)
+    score[0] = emit[0, 0]
+    score[1] = emit[0, 1]
+    back = np.zeros((time_steps, count), dtype="int64")
+    for t in range(1, time_steps):
+        stay = score
+        step = np.concatenate([[-np.inf], score[:-1]])
+        jump = np.where(skip, np.concatenate([[-np.inf, -np.inf], score[:-2]]), -np.inf)
+        choices = np.stack([stay, step, jump])
+        best = choices.argmax(axis=0)
+        score = choices[best, np.arange(count)] + emit[t]
+        back[t] = np.arange(count) - best
+    end = count - 1 if score[count - 1] >= score[count - 2] else count - 2
+    if not np.isfinite(score[end]):
+        return None
+    path = [end]
+    for t in range(time_steps - 1, 0, -1):
+        path.append(back[t, path[-1]])
+    path.reverse()
+    path = np.array(path)
+    # State 2k + 1 is label k.
+    return [np.flatnonzero(path == 2 * k + 1) for k in range(len(labels))]
+
+
+def _alternatives(probs, chosen, charset, top):
+    """The `top` most likely characters other than `chosen` in one distribution."""
+    order = np.argsort(-probs[: len(charset)])
+    return [(charset.characters[i], float(probs[i])) for i in order if i != chosen][:top]
+
+
+def ctc_characters(probs, text, charset, top=TOP_ALTERNATIVES):
+    """`CharacterReading`s of a CTC reading `text` of one image's probabilities `(time_steps, classes)`."""
+    labels = [charset.characters.index(c) for c in text]
+    frames = align_ctc(np.log(np.clip(probs, 1e-30, 1.0)), labels, charset.blank_index)
+    if frames is None:
+        return [CharacterReading(c, 0.0, []) for c in text]
+    characters = []
+    for label, span in zip(labels, frames):
+        peak = span[np.argmax(probs[span, label])]
+        characters.append(CharacterReading(
+            charset.characters[label], float(probs[peak, label]), _alternatives(probs[peak], label, charset, top)
+        ))
+    return characters
+
+
+def multihead_characters(heads, charset, top=TOP_ALTERNATIVES):
+    """`CharacterReading`s of one image's multi-head probabilities `(heads, classes)`."""
+    characters = []
+    for probs in heads:
+        best = int(np.argmax(probs))
+        if best >= len(charset):  # "no character" of a variable-length model
+            continue
+        characters.append(CharacterReading(
+            charset.characters[best], float(probs[best]), _alternatives(probs, best, charset, top)
+        ))
+    return characters
+
+
+def read_outputs(outputs, family, charset, strategy="greedy", beam_width=10, lengths=None, allowed=None,
+                 top=TOP_ALTERNATIVES):
+    """Decodes a batch of model outputs into `Reading`s.
+
+    Args:
+        outputs: the model's outputs: CTC probabilities, or the multi-head
+            dict `{"c1": ...}` or list of heads.
+        family: str. `"ctc"` or `"multihead"`.
+        charset: `Charset`.
+        strategy, beam_width, lengths: CTC decoding, as `decode_ctc`.
+        allowed: str or None. The characters a reading may use.
+        top: int. Alternatives per character.
+
+    Raises:
+        ValueError: `allowed` holds characters outside `charset`.
+    """
+    if family != "ctc" and isinstance(outputs, dict):
+        outputs = [outputs[k] for k in sorted(outputs, key=lambda k: int(k[1:]))]
+    outputs = mask_outputs(outputs, family, charset, allowed_indices(allowed, charset))
+    decoded = decode_outputs(outputs, family, charset, strategy, beam_width, lengths)
+    readings = []
+    for i, (text, confidence) in enumerate(decoded):
+        if family == "ctc":
+            characters = ctc_characters(np.asarray(outputs[i], dtype="float32"), text, charset, top)
+        else:
+            characters = multihead_characters(np.stack([np.asarray(h[i]) for h in outputs]), charset, top)
+        readings.append(Reading(text, confidence, characters))
+    return readings

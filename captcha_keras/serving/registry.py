@@ -1,0 +1,80 @@
+"""The models a service reads with: `Reader`s loaded once, looked up by name, reloaded on request."""
+
+import os
+import threading
+
+import numpy as np
+
+from captcha_keras.reader import DEFAULT_MODEL
+from captcha_keras.reader import Reader
+from captcha_keras.reader import is_run
+from captcha_keras.serving.errors import ApiError
+
+
+class ModelRegistry:
+    """The loaded models of a service.
+
+    Args:
+        models_dir: str. Folder of trained runs.
+        names: list of str or None. Runs to load; None: every run in `models_dir`.
+        default: str or None. The model of requests that name none.
+        reader_options: dict. `Reader` arguments (limits, decoder).
+    """
+
+    def __init__(self, models_dir, names=None, default=None, **reader_options):
+        self.models_dir = models_dir
+        self.names = list(names) if names else None
+        self._default = default
+        self.reader_options = reader_options
+        self.readers = {}
+        self.failed = {}
+        self._lock = threading.Lock()
+
+    def candidates(self):
+        """The run names this registry would load now."""
+        if self.names is not None:
+            return list(self.names)
+        if not os.path.isdir(self.models_dir):
+            return []
+        return sorted(n for n in os.listdir(self.models_dir) if is_run(os.path.join(self.models_dir, n)))
+
+    def load(self):
+        """Loads the runs not loaded yet; returns the names added. A run that fails to load is
+        recorded in `failed` with the reason instead of stopping the others."""
+        added = []
+        for name in self.candidates():
+            if name in self.readers:
+                continue
+            path = os.path.join(self.models_dir, name)
+            try:
+                reader = Reader(path, **self.reader_options)
+                # The first call traces the model's function (hundreds of ms): not a client's wait.
+                c = reader.config
+                reader.forward(np.zeros((1, c.height, c.width, c.channels), dtype="uint8"))
+            except Exception as error:  # a broken run folder must not take the service down
+                self.failed[name] = f"{type(error).__name__}: {error}"
+                continue
+            self.failed.pop(name, None)
+            with self._lock:
+                self.readers = {**self.readers, name: reader}
+            added.append(name)
+        return added
+
+    @property
+    def default(self):
+        """The name of the default model."""
+        readers = self.readers
+        if self._default in readers:
+            return self._default
+        if DEFAULT_MODEL in readers:
+            return DEFAULT_MODEL
+        return next(iter(sorted(readers)), None)
+
+    def get(self, name=None):
+        """The `Reader` of `name` (None: the default), or a 404 `ApiError` listing the known names."""
+        readers = self.readers
+        name = name or self.default
+        if name not in readers:
+            raise ApiError(404, f"Unknown model {name!r}. Known models: {', '.join(sorted(readers)) or 'none'}.",
+                           models=sorted(readers))
+        return readers[name]

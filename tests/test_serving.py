@@ -1,0 +1,314 @@
+"""The HTTP service, run for real: scripts/serve.py on a loopback port, called over HTTP."""
+
+import base64
+import concurrent.futures
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from bad_inputs import captcha_png
+from bad_inputs import cases
+from conftest import ROOT
+
+pytest.importorskip("fastapi", reason="the service needs the serve extra: pip install -e .[serve]")
+pytest.importorskip("uvicorn", reason="the service needs the serve extra: pip install -e .[serve]")
+
+SHIPPED = os.path.join(ROOT, "saved_models")
+LIMITS = ["--max-request-bytes", str(2 * 1024 * 1024), "--max-images", "8", "--max-pixels", "1000000"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """scripts/serve.py in a subprocess, with its log kept for the assertions."""
+
+    def __init__(self, models_dir, *flags, env=None):
+        self.port = free_port()
+        self.log_path = os.path.join(models_dir, "..", f"serve-{self.port}.log")
+        self.log = open(self.log_path, "w")
+        self.process = subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "scripts", "serve.py"), "--models-dir", str(models_dir),
+             "--port", str(self.port), *flags],
+            stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, **(env or {})},
+        )
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the server exited:\n{self.read_log()}")
+            try:
+                if self.request("GET", "/health")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError(f"the server did not start:\n{self.read_log()}")
+
+    def read_log(self):
+        self.log.flush()
+        with open(self.log_path) as f:
+            return f.read()
+
+    def request(self, method, path, body=None, headers=None):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            data = response.read()
+            kind = response.getheader("content-type", "")
+            return response.status, json.loads(data) if "json" in kind else data
+        finally:
+            connection.close()
+
+    def post_files(self, files, **fields):
+        body, content_type = multipart(files, fields)
+        return self.request("POST", "/predict", body, {"Content-Type": content_type})
+
+    def post_json(self, payload, headers=None):
+        return self.request("POST", "/predict", json.dumps(payload).encode(),
+                            {"Content-Type": "application/json", **(headers or {})})
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+def multipart(files, fields=None, boundary="captcha-keras-test-boundary"):
+    lines = []
+    for name, value in (fields or {}).items():
+        lines += [f"--{boundary}".encode(), f'Content-Disposition: form-data; name="{name}"'.encode(), b"",
+                  value.encode()]
+    for filename, data in files:
+        lines += [f"--{boundary}".encode(),
+                  f'Content-Disposition: form-data; name="files"; filename="{filename}"'.encode(),
+                  b"Content-Type: application/octet-stream", b"", data]
+    lines += [f"--{boundary}--".encode(), b""]
+    return b"\r\n".join(lines), f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory):
+    """A models folder holding the shipped ctc_default and really_simple_captcha (links, not copies)."""
+    folder = tmp_path_factory.mktemp("serving") / "models"
+    folder.mkdir()
+    for name in ("ctc_default", "really_simple_captcha"):
+        os.symlink(os.path.join(SHIPPED, name), folder / name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(models_dir):
+    running = Server(models_dir, *LIMITS)
+    yield running
+    running.stop()
+
+
+def test_health_models_and_docs(server):
+    status, health = server.request("GET", "/health")
+    assert status == 200 and health["models"] == ["ctc_default", "really_simple_captcha"]
+    status, models = server.request("GET", "/models")
+    assert status == 200 and models["default"] == "ctc_default"
+    ctc = next(m for m in models["models"] if m["name"] == "ctc_default")
+    assert (ctc["family"], ctc["width"], ctc["height"], ctc["min_length"]) == ("ctc", 128, 64, 4)
+    assert ctc["charset"] == "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ" and ctc["metrics"]["sequence_accuracy"] > 0.98
+    status, page = server.request("GET", "/docs")
+    assert status == 200 and b"swagger" in page.lower()
+    status, schema = server.request("GET", "/openapi.json")
+    assert "/predict" in schema["paths"] and "multipart/form-data" in json.dumps(schema["paths"]["/predict"])
+
+
+def test_predict_multipart_and_json_read_the_same(server):
+    png = captcha_png("K7QX", seed=3)
+    status, by_file = server.post_files([("k7qx.png", png), ("w2ab.png", captcha_png("W2AB", seed=4))])
+    assert status == 200
+    assert [r["text"] for r in by_file["results"]] == ["K7QX", "W2AB"]
+    first = by_file["results"][0]
+    assert first["file"] == "k7qx.png" and first["model"] == "ctc_default" and first["ms"] > 0
+    assert 0 < first["confidence"] <= 1 and [c["char"] for c in first["characters"]] == list("K7QX")
+    assert len(first["characters"][0]["alternatives"]) == 3
+    status, by_json = server.post_json({"images": [base64.b64encode(png).decode(),
+                                                   {"b64": base64.b64encode(png).decode(), "name": "named.png"}]})
+    assert status == 200 and [r["text"] for r in by_json["results"]] == ["K7QX", "K7QX"]
+    assert by_json["results"][1]["file"] == "named.png"
+    assert by_json["results"][0]["confidence"] == pytest.approx(first["confidence"], abs=1e-6)
+
+
+def test_model_and_allowed_per_request(server):
+    png = captcha_png("K7QX", seed=3)
+    status, body = server.post_files([("a.png", png)], allowed="0123456789")
+    assert status == 200 and set(body["results"][0]["text"]) <= set("0123456789")
+    # The next request, without `allowed`, is not affected by the one before.
+    assert server.post_files([("a.png", png)])[1]["results"][0]["text"] == "K7QX"
+    fixture = os.path.join(ROOT, "tests", "fixtures", "really_simple_captcha", "images", "2R4L.png")
+    with open(fixture, "rb") as f:
+        status, body = server.post_files([("2R4L.png", f.read())], model="really_simple_captcha")
+    assert status == 200 and body["results"][0]["text"] == "2R4L" and body["model"] == "really_simple_captcha"
+
+
+def test_errors_are_json_with_the_right_status(server):
+    png = captcha_png()
+    status, body = server.post_files([("a.png", png)], model="nope")
+    assert status == 404 and body["error"]["models"] == ["ctc_default", "really_simple_captcha"]
+    status, body = server.post_files([("a.png", png)], allowed="abc")
+    assert status == 400 and "abc" in body["error"]["message"]
+    assert server.request("POST", "/predict", b"{not json", {"Content-Type": "application/json"})[0] == 422
+    for payload in ({"images": "abc"}, {"images": [1, 2]}, {"images": []}, [], {"images": ["x"], "model": 3},
+                    {"image": []}):
+        status, body = server.post_json(payload)
+        assert status == 422 and body["error"]["message"], payload
+    status, body = server.post_json({"images": ["%%%not-base64%%%"]})
+    assert status == 400 and "base64" in body["error"]["results"][0]["error"]["message"]
+    assert server.request("POST", "/predict", b"x", {"Content-Type": "text/plain"})[0] == 415
+    assert server.request("POST", "/predict", b"--x\r\n", {"Content-Type": "multipart/form-data"})[0] == 422
+    status, body = server.request("GET", "/predict")
+    assert status == 405 and body["error"]["status"] == 405
+    assert server.request("GET", "/no/such/path")[0] == 404
+
+
+def test_limits(server):
+    png = captcha_png()
+    status, body = server.post_files([(f"{i}.png", png) for i in range(9)])
+    assert status == 413 and body["error"]["max_images"] == 8
+    big = os.urandom(3 * 1024 * 1024)
+    status, body = server.post_files([("big.png", big)])
+    assert status == 413 and "larger than" in body["error"]["message"]
+    # A chunked upload has no Content-Length: the limit holds while the body is read.
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    connection.putrequest("POST", "/predict")
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Transfer-Encoding", "chunked")
+    connection.endheaders()
+    chunk = b"A" * 65536
+    try:
+        for _ in range(40):
+            connection.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        connection.send(b"0\r\n\r\n")
+    except OSError:
+        pass  # the server may close once it has answered
+    response = connection.getresponse()
+    assert response.status == 413 and b"larger than" in response.read()
+    connection.close()
+    # Pixels are refused from the header, before decoding.
+    from bad_inputs import huge_png
+
+    status, body = server.post_files([("huge.png", huge_png())])
+    assert status == 413 and "pixels" in body["error"]["results"][0]["error"]["message"]
+
+
+def test_a_mixed_batch_reads_the_good_images(server):
+    status, body = server.post_files([("good.png", captcha_png("K7QX", seed=3)), ("bad.png", b"<html>"),
+                                      ("empty.png", b"")])
+    assert status == 200
+    good, bad, empty = body["results"]
+    assert good["text"] == "K7QX" and bad["error"]["status"] == 400 and empty["error"]["status"] == 400
+
+
+def test_the_corpus_of_bad_inputs_never_gets_a_5xx_or_a_200(server):
+    corpus = cases()
+    assert len(corpus) >= 200
+    for name, data, expect in corpus:
+        status, body = server.post_files([(name, data)])
+        assert status < 500, (name, status, body)
+        if status == 200:
+            assert expect in ("read", "either"), (name, body)
+            assert len(body["results"][0]["text"]) == 4
+        else:
+            assert expect in ("error", "either") and status in (400, 413), (name, status, body)
+            assert body["error"]["results"][0]["error"]["message"], name
+    # All of it at once, in batches of the allowed size, as a client might send a folder.
+    for start in range(0, len(corpus), 8):
+        status, body = server.post_files([(n, d) for n, d, _ in corpus[start : start + 8]])
+        assert status < 500
+    # The server is still up and still reads a good captcha right.
+    assert server.post_files([("ok.png", captcha_png("K7QX", seed=3))])[1]["results"][0]["text"] == "K7QX"
+    assert "Traceback" not in server.read_log()
+
+
+def test_concurrent_clients_are_all_answered(server):
+    images = [captcha_png(text, seed) for seed, text in enumerate(["K7QX", "W2AB", "M9PL", "Z3RT"])]
+
+    def call(i):
+        return server.post_files([(f"{i}.png", images[i % 4])])
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(call, range(64)))
+    assert [a[0] for a in answers] == [200] * 64
+    assert [a[1]["results"][0]["text"] for a in answers] == [["K7QX", "W2AB", "M9PL", "Z3RT"][i % 4] for i in range(64)]
+
+
+def test_one_log_line_per_request(server):
+    before = server.read_log().count("POST /predict")
+    server.post_files([("a.png", captcha_png())])
+    server.post_json({"images": ["!!"]})
+    time.sleep(0.2)
+    log = server.read_log()
+    assert log.count("POST /predict") == before + 2
+    assert "POST /predict 200 images=1" in log and "POST /predict 400 images=1" in log
+
+
+def test_reload_picks_up_runs_added_later(models_dir, tmp_path):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    os.symlink(os.path.join(SHIPPED, "really_simple_captcha"), folder / "really_simple_captcha")
+    running = Server(folder)
+    try:
+        assert running.request("GET", "/health")[1]["models"] == ["really_simple_captcha"]
+        # The only model is the default when ctc_default is not there.
+        assert running.request("GET", "/models")[1]["default"] == "really_simple_captcha"
+        os.symlink(os.path.join(SHIPPED, "ctc_default"), folder / "ctc_default")
+        (folder / "broken").mkdir()
+        shutil.copy(os.path.join(SHIPPED, "ctc_default", "config.json"), folder / "broken")
+        (folder / "broken" / "savedmodel").mkdir()
+        status, body = running.request("POST", "/models/reload")
+        assert status == 200 and body["added"] == ["ctc_default"] and "broken" in body["failed"]
+        status, body = running.post_files([("a.png", captcha_png("K7QX", seed=3))], model="ctc_default")
+        assert status == 200 and body["results"][0]["text"] == "K7QX"
+    finally:
+        running.stop()
+
+
+def test_an_api_key_is_required_when_set(models_dir):
+    running = Server(models_dir, "--model", "really_simple_captcha", env={"CAPTCHA_KERAS_API_KEY": "s3cret"})
+    try:
+        assert running.request("GET", "/health")[0] == 200  # liveness stays open
+        status, body = running.request("GET", "/models")
+        assert status == 401 and "X-API-Key" in body["error"]["message"]
+        assert running.request("GET", "/models", headers={"X-API-Key": "wrong"})[0] == 401
+        assert running.request("GET", "/models", headers={"X-API-Key": "s3cret"})[0] == 200
+        assert running.post_json({"images": []}, headers={"X-API-Key": "s3cret"})[0] == 422
+    finally:
+        running.stop()
+
+
+def test_cors_is_off_unless_asked(server):
+    status, _ = server.request("OPTIONS", "/predict", headers={"Origin": "http://elsewhere.example",
+                                                                "Access-Control-Request-Method": "POST"})
+    assert status == 405
+
+
+def test_serving_beyond_loopback_needs_a_key(models_dir):
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "serve.py"), "--host", "0.0.0.0",
+                             "--models-dir", str(models_dir)], capture_output=True, text=True, timeout=60,
+                            env={k: v for k, v in os.environ.items() if k != "CAPTCHA_KERAS_API_KEY"})
+    assert result.returncode == 2 and "--api-key" in result.stderr
+
+
+def test_an_empty_models_dir_is_a_clear_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "serve.py"), "--models-dir",
+                             str(tmp_path / "empty"), "--port", str(free_port())], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode != 0 and "No model to serve" in result.stdout + result.stderr
