@@ -2,6 +2,10 @@
 
 Absolute times drift on shared machines, so every figure that matters is
 also given as a ratio to the reference architecture measured in the same run.
+
+Longer than this project's ~300-line rule: training, inference, data-stream
+and time-to-accuracy figures share the model set-up, the timing helpers and
+the one table they are printed in, and are read together.
 """
 
 import json

@@ -44,9 +44,11 @@ def decode_ctc(probs, charset, strategy="greedy", beam_width=10, lengths=None):
             f"CTC outputs must be (batch, time_steps, {len(charset) + 1}). Received: shape={probs.shape}"
         )
     log_probs = np.log(np.clip(probs, 1e-12, 1.0))
-    # An exact zero is a character masked out (`reading.mask_outputs`): no
-    # path may use it, not even one that `lengths` forces.
-    log_probs[probs <= 0] = -1e30
+    # An exact zero is a character masked out (`reading.mask_outputs`), or one
+    # so unlikely that float32 underflowed: no path should use it, not even one
+    # that `lengths` forces. -1e9 rather than -inf keeps such paths ordered
+    # among themselves (float64 still resolves the rest of their score).
+    log_probs[probs <= 0] = -1e9
     frames = np.full((probs.shape[0],), probs.shape[1], dtype="int32")
     decoded, scores = ops.ctc_decode(
         log_probs,

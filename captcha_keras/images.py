@@ -2,7 +2,6 @@
 
 import io
 import os
-import struct
 
 import numpy as np
 from PIL import Image
@@ -46,16 +45,22 @@ def load_image(source, max_pixels=None, formats=None):
         ImageError: naming the source and what is wrong with it
             (`ImageTooLarge` for too many pixels).
     """
-    name = "<bytes>" if isinstance(source, (bytes, bytearray, memoryview)) else os.fspath(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        name = "<bytes>"
+    elif isinstance(source, (str, os.PathLike)):
+        name = os.fspath(source)
+    else:
+        raise ImageError(f"An image is a path, bytes, a PIL image or a NumPy array. Received: {type(source).__name__}")
+    image = None
     try:
-        if isinstance(source, (bytes, bytearray, memoryview)):
+        if name == "<bytes>":
             if not len(source):
                 raise ImageError("Empty image data.")
-            image = Image.open(io.BytesIO(source))
+            opened = io.BytesIO(source)
         else:
-            image = Image.open(source)
-        if formats is not None and image.format not in formats:
-            raise ImageError(f"{name}: {image.format} images are not accepted; send one of {', '.join(formats)}.")
+            opened = source
+        # Only the accepted formats' decoders parse the bytes: a refused format is never parsed further.
+        image = Image.open(opened, formats=None if formats is None else _decoders(formats))
         width, height = image.size
         if max_pixels is not None and width * height > max_pixels:
             raise ImageTooLarge(
@@ -64,20 +69,43 @@ def load_image(source, max_pixels=None, formats=None):
         image.load()
         # In place: without an orientation tag it would otherwise copy every image.
         ImageOps.exif_transpose(image, in_place=True)
-    except ImageError:
-        raise
-    except Image.DecompressionBombError as error:
-        raise ImageTooLarge(f"{name}: refused as a decompression bomb ({error}).") from None
-    except FileNotFoundError:
-        raise ImageError(f"{name}: no such file.") from None
-    except IsADirectoryError:
-        raise ImageError(f"{name}: is a folder, not an image.") from None
-    except UnidentifiedImageError:
-        raise ImageError(f"{name}: not an image Pillow can read.") from None
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error, ZeroDivisionError) as error:
-        # Pillow reports a truncated or corrupt file as any of these, depending on the format.
-        raise ImageError(f"{name}: corrupt or truncated image ({error}).") from None
-    return image
+        return image
+    except BaseException as error:
+        if image is not None:
+            image.close()
+        raise _image_error(name, error, formats) from None
+
+
+def _decoders(formats):
+    """Pillow's decoders for `formats`; a phone's JPEG with several pictures (MPO) is a JPEG to a browser."""
+    Image.init()  # registers every plugin, so that each name below is known
+    wanted = list(formats) + (["MPO"] if "JPEG" in formats else [])
+    return [f for f in wanted if f in Image.OPEN]
+
+
+def _image_error(name, error, formats):
+    """The `ImageError` that says, for a person, why `name` could not be read."""
+    if isinstance(error, ImageError):
+        return error
+    if isinstance(error, Image.DecompressionBombError):
+        return ImageTooLarge(f"{name}: refused as a decompression bomb ({error}).")
+    if isinstance(error, FileNotFoundError):
+        return ImageError(f"{name}: no such file.")
+    if isinstance(error, IsADirectoryError):
+        return ImageError(f"{name}: is a folder, not an image.")
+    if isinstance(error, PermissionError):
+        return ImageError(f"{name}: cannot be opened (permission denied).")
+    if isinstance(error, UnidentifiedImageError):
+        if formats is not None:
+            return ImageError(f"{name}: not an image of an accepted format ({', '.join(formats)}).")
+        return ImageError(f"{name}: not an image Pillow can read.")
+    if isinstance(error, MemoryError):
+        return ImageError(f"{name}: too large to decode in memory.")
+    if isinstance(error, Exception):
+        # Pillow reports a truncated or corrupt file as OSError, SyntaxError, ValueError, EOFError,
+        # struct.error and others, depending on the format and where the damage is.
+        return ImageError(f"{name}: corrupt or truncated image ({type(error).__name__}: {error}).")
+    raise error  # KeyboardInterrupt, SystemExit: not the image's fault
 
 
 def array_to_image(array):

@@ -85,7 +85,10 @@ class Predictor:
         else:
             image = load_image(source, max_pixels=max_pixels, formats=formats)
         c = self.config
-        return to_model_input(image, c.width, c.height, c.channels, c.keep_aspect)
+        try:
+            return to_model_input(image, c.width, c.height, c.channels, c.keep_aspect)
+        except (ValueError, OSError, TypeError, KeyError) as error:  # a mode or palette Pillow cannot convert
+            raise ImageError(f"{_name(source)}: cannot be converted to the model's input ({error}).") from None
 
     def outputs(self, images):
         """The model's raw outputs for a batch of uint8 `(n, height, width, channels)` arrays.
@@ -136,3 +139,7 @@ class Predictor:
                 results.update(zip(readable, self.predict_arrays(np.stack(arrays))))
             for path in chunk:
                 yield path, results[path]
+
+
+def _name(source):
+    return os.fspath(source) if isinstance(source, (str, os.PathLike)) else f"<{type(source).__name__}>"

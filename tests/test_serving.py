@@ -208,6 +208,41 @@ def test_limits(server):
     assert status == 413 and "pixels" in body["error"]["results"][0]["error"]["message"]
 
 
+def test_hostile_bodies_get_a_4xx_quickly(server):
+    """Bodies made to crash or stall a parser: each a 4xx, and the server goes on."""
+    json_headers = {"Content-Type": "application/json"}
+    assert server.request("POST", "/predict", b"[" * 100000, json_headers)[0] == 422
+    assert server.request("POST", "/predict", b'{"images": [' + b"1" * 5000 + b"]}", json_headers)[0] == 422
+    assert server.request("POST", "/predict", b'\xff\xfe{"images": []}', json_headers)[0] == 422
+    status, body = server.request("POST", "/predict", b"--x\r\n", {"Content-Type": "multipart/form-data; boundary="
+                                                                    + "b" * 300})
+    assert status == 422 and "boundary" in body["error"]["message"]
+    # Thousands of tiny file parts without file names: refused at the first one too many.
+    boundary = "tiny"
+    parts = b"".join(b'--tiny\r\nContent-Disposition: form-data; name="files"\r\n\r\nx\r\n' for _ in range(20000))
+    started = time.perf_counter()
+    status, body = server.request("POST", "/predict", parts + b"--tiny--\r\n",
+                                  {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert status == 413 and time.perf_counter() - started < 10
+    # The last file cut off before its closing boundary is not silently dropped.
+    whole, content_type = multipart([("a.png", captcha_png()), ("b.png", captcha_png())])
+    status, body = server.request("POST", "/predict", whole[: len(whole) - 200], {"Content-Type": content_type})
+    assert status == 422 and "cut off" in body["error"]["message"]
+    # A field given twice, and an unknown field.
+    status, _ = server.post_files([("a.png", captcha_png())], model="ctc_default", allowed="0")
+    assert status == 200
+    body, content_type = multipart([("a.png", captcha_png())], {"colour": "red"})
+    assert server.request("POST", "/predict", body, {"Content-Type": content_type})[0] == 422
+    # Over --max-pixels (1,000,000 here) but under Pillow's own bomb limit: the header check refuses it.
+    from PIL import Image
+
+    from bad_inputs import encode
+
+    status, body = server.post_files([("wide.png", encode(Image.new("L", (1500, 1000), 255), "PNG"))])
+    assert status == 413 and "1,500,000 pixels" in body["error"]["results"][0]["error"]["message"]
+    assert server.post_files([("ok.png", captcha_png("K7QX", seed=3))])[1]["results"][0]["text"] == "K7QX"
+
+
 def test_a_mixed_batch_reads_the_good_images(server):
     status, body = server.post_files([("good.png", captcha_png("K7QX", seed=3)), ("bad.png", b"<html>"),
                                       ("empty.png", b"")])

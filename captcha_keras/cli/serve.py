@@ -3,6 +3,7 @@
     python scripts/serve.py                                  # every run in saved_models/, on 127.0.0.1:8000
     python scripts/serve.py --model ctc_default --port 8080
     python scripts/serve.py --host 0.0.0.0 --api-key SECRET  # beyond this machine: a key is required
+    python scripts/serve.py --label-dir data/mine            # label your own captchas at http://127.0.0.1:8000/
 
     curl -F files=@captcha.png http://127.0.0.1:8000/predict
 """
@@ -40,6 +41,9 @@ def parse_args(argv=None):
                    help=f"require this key in the X-API-Key header (or set {API_KEY_ENV}); needed beyond loopback")
     p.add_argument("--no-api-key", action="store_true",
                    help="serve beyond loopback without a key (anyone who reaches the port can use it)")
+    p.add_argument("--label-dir", help="a folder of unlabelled captchas to label on the page (labels go to "
+                   "DIR/labels.csv)")
+    p.add_argument("--label-model", help="the model whose readings pre-fill the labels (default: the default model)")
     p.add_argument("--cors-origin", dest="cors_origins", nargs="+", default=[], metavar="ORIGIN",
                    help="allow browsers on these origins to call the API (CORS is off without it)")
     return p.parse_args(argv)
@@ -52,7 +56,11 @@ def main(argv=None):
     values = {k: v for k, v in vars(args).items() if k != "no_api_key"}
     try:
         settings = ServeSettings(**values)
-    except ValueError as error:
+        if settings.label_dir:
+            from captcha_keras.serving.labelling import LabelSession
+
+            LabelSession(settings.label_dir)  # a missing folder or a bad labels.csv fails here, before loading
+    except (ValueError, FileNotFoundError) as error:
         fail(error)
     if not settings.loopback and not settings.api_key and not args.no_api_key:
         fail(f"--host {settings.host} serves beyond this machine: pass --api-key KEY (or set "
@@ -68,6 +76,8 @@ def serve(settings):
     from captcha_keras.serving.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    # python-multipart logs each malformed body it meets; the request's own line says enough.
+    logging.getLogger("python_multipart").setLevel(logging.ERROR)
     config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port, access_log=False,
                             log_level="warning", lifespan="on")
     server = uvicorn.Server(config)

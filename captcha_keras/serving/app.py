@@ -6,6 +6,9 @@
     POST /models/reload   load runs added to --models-dir since start-up
     GET  /health          liveness and the loaded models
     GET  /docs            the OpenAPI page
+    GET  /                the web page: read captchas, and label a folder (static/)
+    GET  /label/status, /label/queue, /label/image/NAME; POST /label
+                          labelling the --label-dir folder (`labelling.py`)
 
 The models load once, when the app starts (lifespan). Image decoding, the
 models and decoding run in a bounded pool of worker threads, never on the
@@ -17,6 +20,7 @@ import concurrent.futures
 import contextlib
 import hmac
 import logging
+import os
 import time
 
 import numpy as np
@@ -24,6 +28,8 @@ from fastapi import Depends
 from fastapi import FastAPI
 from fastapi import Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 
 from captcha_keras import __version__
 from captcha_keras.images import ImageError
@@ -31,12 +37,21 @@ from captcha_keras.images import ImageTooLarge
 from captcha_keras.serving import errors
 from captcha_keras.serving.batching import Batcher
 from captcha_keras.serving.errors import ApiError
+from captcha_keras.serving.labelling import LabelSession
 from captcha_keras.serving.limits import BodyLimit
 from captcha_keras.serving.registry import ModelRegistry
 from captcha_keras.serving.settings import API_KEY_HEADER
+from captcha_keras.serving.uploads import parse_json_body
 from captcha_keras.serving.uploads import parse_request
 
 LOG = logging.getLogger("captcha_keras.serving")
+STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+# The page loads nothing from elsewhere and runs no inline script.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; "
+                               "base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
 
 PREDICT_BODY = {
     "required": True,
@@ -76,7 +91,7 @@ class RequestLog:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        started, status = time.perf_counter(), [500]
+        started, status = time.perf_counter(), ["-"]
         scope.setdefault("state", {})
 
         async def record(message):
@@ -88,7 +103,8 @@ class RequestLog:
             await self.app(scope, receive, record)
         finally:
             images = scope["state"].get("images", 0)
-            LOG.info("%s %s %d images=%d %.1f ms", scope["method"], scope["path"], status[0], images,
+            # The path as the client sent it, quoted: a decoded "%0A" must not split the line.
+            LOG.info("%s %s %s images=%d %.1f ms", scope["method"], ascii(scope["path"])[1:-1], status[0], images,
                      (time.perf_counter() - started) * 1000)
 
 
@@ -100,6 +116,7 @@ def create_app(settings, registry=None):
         decoder=settings.decoder, max_pixels=settings.max_pixels, formats=settings.formats,
     )
     batchers = {}
+    session = LabelSession(settings.label_dir) if settings.label_dir else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -110,6 +127,12 @@ def create_app(settings, registry=None):
             raise RuntimeError(f"No model to serve in {settings.models_dir!r}{': ' + problems if problems else ''}.")
         LOG.info("serving %s (default %s) on http://%s:%d", ", ".join(sorted(registry.readers)),
                  registry.default, settings.host, settings.port)
+        if session is not None:
+            reader = registry.get(settings.label_model)
+            # The page shows progress while the folder is read.
+            loop.run_in_executor(executor, session.read_all, reader)
+            LOG.info("labelling %d images of %s with %s (%d labelled)", len(session.files), session.folder,
+                     reader.name, len(session.labels))
         yield
         for batcher in batchers.values():
             await batcher.close()
@@ -137,7 +160,10 @@ def create_app(settings, registry=None):
     async def predict(request: Request):
         started = time.perf_counter()
         body = await request.body()
-        parsed = parse_request(request.headers.get("content-type"), body, settings.max_images)
+        loop = asyncio.get_running_loop()
+        # Parsing 8 MiB of JSON and base64 takes tens of milliseconds: not on the event loop.
+        parsed = await loop.run_in_executor(executor, parse_request, request.headers.get("content-type"), body,
+                                            settings.max_images)
         request.scope["state"]["images"] = len(parsed.uploads)
         name = parsed.model or registry.default
         reader = registry.get(name)
@@ -145,7 +171,6 @@ def create_app(settings, registry=None):
             reader.check_allowed(parsed.allowed)
         except ValueError as error:
             raise ApiError(400, str(error)) from None
-        loop = asyncio.get_running_loop()
         arrays = await asyncio.gather(*(loop.run_in_executor(executor, _preprocess, reader, u) for u in parsed.uploads))
         good = [i for i, a in enumerate(arrays) if isinstance(a, np.ndarray)]
         results = [None] * len(parsed.uploads)
@@ -178,6 +203,39 @@ def create_app(settings, registry=None):
     async def health():
         return {"status": "ok", "models": sorted(registry.readers), "version": __version__}
 
+    def label_session():
+        if session is None:
+            raise ApiError(404, "No folder to label: start the service with --label-dir DIR.")
+        return session
+
+    @app.get("/label/status", dependencies=[Depends(require_key)], summary="Labelling progress")
+    async def label_status():
+        return label_session().status()
+
+    @app.get("/label/queue", dependencies=[Depends(require_key)], summary="Unlabelled images, least confident first")
+    async def label_queue():
+        return {"queue": label_session().queue()}
+
+    @app.get("/label/image/{name}", dependencies=[Depends(require_key)], summary="One image of the label folder")
+    async def label_image(name: str):
+        return FileResponse(label_session().image_path(name), headers={"Cache-Control": "no-store"})
+
+    @app.post("/label", dependencies=[Depends(require_key)], summary="Save a label to DIR/labels.csv")
+    async def save_label(request: Request):
+        payload = parse_json_body(await request.body())
+        if not isinstance(payload, dict) or not isinstance(payload.get("file"), str) or not isinstance(
+                payload.get("label"), str):
+            raise ApiError(422, 'Send {"file": NAME, "label": TEXT}.')
+        current = label_session()
+        return await asyncio.get_running_loop().run_in_executor(executor, current.save, payload["file"],
+                                                                 payload["label"])
+
+    @app.get("/", include_in_schema=False)
+    async def page():
+        return FileResponse(os.path.join(STATIC, "index.html"), headers=PAGE_HEADERS)
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["*"])
@@ -196,6 +254,9 @@ def _preprocess(reader, upload):
         return ApiError(413, f"{upload.name}: {_without_source(error)}")
     except ImageError as error:
         return ApiError(400, f"{upload.name}: {_without_source(error)}")
+    except Exception as error:  # a decoder failing in a way nobody listed is still the image's fault
+        LOG.warning("could not decode %r: %s: %s", upload.name, type(error).__name__, error)
+        return ApiError(400, f"{upload.name}: could not be decoded ({type(error).__name__}).")
 
 
 def _without_source(error):

@@ -44,13 +44,15 @@ class Batcher:
         if self.pending + len(arrays) > self.max_pending:
             raise ApiError(503, f"The service is busy ({self.pending} images waiting); retry shortly.")
         loop = asyncio.get_running_loop()
-        if self._task is None or self._task.done():
+        if self._queue is None:
             self._queue = asyncio.Queue()
+        if self._task is None or self._task.done():
+            # The one queue outlives a task that died: what waits in it is served by the next.
             self._task = loop.create_task(self._serve())
         future = loop.create_future()
         self.pending += len(arrays)
         try:
-            await self._queue.put((arrays, future))
+            self._queue.put_nowait((arrays, future))
             return await future
         finally:
             self.pending -= len(arrays)
@@ -67,28 +69,31 @@ class Batcher:
         loop = asyncio.get_running_loop()
         while True:
             items = [await self._queue.get()]
-            count = len(items[0][0])
-            while count < self.max_batch and not self._queue.empty():
-                item = self._queue.get_nowait()
-                items.append(item)
-                count += len(item[0])
-            # A request larger than max_batch, or several that overshoot it, run in slices.
-            batch = np.concatenate([arrays for arrays, _ in items])
             try:
+                count = len(items[0][0])
+                while count < self.max_batch and not self._queue.empty():
+                    item = self._queue.get_nowait()
+                    items.append(item)
+                    count += len(item[0])
+                # A request larger than max_batch, or several that overshoot it, run in slices.
+                batch = np.concatenate([arrays for arrays, _ in items])
                 outputs = await loop.run_in_executor(self.executor, self._forward_in_slices, batch)
-            except Exception as error:
+                self.batches += 1
+                self.images += len(batch)
+                start = 0
+                for arrays, future in items:
+                    stop = start + len(arrays)
+                    if not future.done():  # a client that went away leaves a cancelled future
+                        future.set_result(_slice(outputs, start, stop))
+                    start = stop
+            except BaseException as error:
+                # Whatever failed, no request that was taken from the queue waits forever.
                 for _, future in items:
                     if not future.done():
-                        future.set_exception(error)
-                continue
-            self.batches += 1
-            self.images += len(batch)
-            start = 0
-            for arrays, future in items:
-                stop = start + len(arrays)
-                if not future.done():  # a client that went away leaves a cancelled future
-                    future.set_result(_slice(outputs, start, stop))
-                start = stop
+                        future.set_exception(error if isinstance(error, Exception) else RuntimeError(
+                            f"the batch was stopped ({type(error).__name__})"))
+                if not isinstance(error, Exception):
+                    raise
 
     def _forward_in_slices(self, batch):
         parts = [self.forward(batch[i : i + self.max_batch]) for i in range(0, len(batch), self.max_batch)]

@@ -2,14 +2,17 @@
 
 FastAPI does not apply Starlette's `max_body_size` (fastapi#16338), and a
 chunked upload has no Content-Length to check, so this ASGI middleware reads
-the body itself, counting bytes as they arrive: past the limit it answers 413
-at once, and the application never sees the request. Under the limit, the
-application gets the body it read, replayed.
+the body itself, counting bytes as they arrive: past the limit it stops
+keeping them and answers 413 (after reading on, discarding, a bounded amount,
+so that a client still sending can read the answer instead of a reset
+connection), and the application never sees the request. Under the limit,
+the application gets the body it read, replayed.
 """
 
 import json
 
-DRAIN_FACTOR = 4  # after a 413, read on (and discard) up to this many limits, so the client sees the answer
+# Before a 413, read on (and discard) up to this many limits, so that a client still sending sees the answer.
+DRAIN_FACTOR = 4
 
 
 class BodyLimit:
@@ -37,7 +40,11 @@ class BodyLimit:
             except ValueError:
                 return await _answer(send, 400, f"Bad Content-Length header: {declared!r}.")
             if declared > self.max_bytes:
-                return await self._refuse(receive, send, f"{declared:,} bytes")
+                # Far over the limit: answer at once and let the connection close. Not far:
+                # read it first, so that the client, still sending, gets to read the answer.
+                if declared <= DRAIN_FACTOR * self.max_bytes:
+                    await self._drain(receive)
+                return await self._refuse(send, f"{declared:,} bytes")
         chunks, total = [], 0
         while True:
             message = await receive()
@@ -46,7 +53,9 @@ class BodyLimit:
             body = message.get("body", b"")
             total += len(body)
             if total > self.max_bytes:
-                return await self._refuse(receive, send, f"more than {self.max_bytes:,} bytes", more=message)
+                if message.get("more_body", False):
+                    await self._drain(receive)
+                return await self._refuse(send, f"more than {self.max_bytes:,} bytes")
             chunks.append(body)
             if not message.get("more_body", False):
                 break
@@ -62,16 +71,20 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, receive, send, size, more=None):
+    async def _refuse(self, send, size):
         await _answer(send, 413, f"The request body ({size}) is larger than the {self.max_bytes:,} bytes allowed "
                                  "(--max-request-bytes).", max_bytes=self.max_bytes)
-        # Read on a while, discarding, so that a client still sending can read the answer.
+
+    async def _drain(self, receive):
+        """Reads on, discarding, up to `DRAIN_FACTOR` limits or the end of the body."""
         drained = 0
-        while (more is None or more.get("more_body", False)) and drained < DRAIN_FACTOR * self.max_bytes:
-            more = await receive()
-            if more["type"] == "http.disconnect":
+        while drained < DRAIN_FACTOR * self.max_bytes:
+            message = await receive()
+            if message["type"] == "http.disconnect":
                 return
-            drained += len(more.get("body", b""))
+            drained += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
 
 
 async def _answer(send, status, message, **extra):

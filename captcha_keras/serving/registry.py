@@ -28,7 +28,7 @@ class ModelRegistry:
         self.reader_options = reader_options
         self.readers = {}
         self.failed = {}
-        self._lock = threading.Lock()
+        self._loading = threading.Lock()
 
     def candidates(self):
         """The run names this registry would load now."""
@@ -41,6 +41,10 @@ class ModelRegistry:
     def load(self):
         """Loads the runs not loaded yet; returns the names added. A run that fails to load is
         recorded in `failed` with the reason instead of stopping the others."""
+        with self._loading:  # one load at a time: two reloads must not load the same run twice
+            return self._load()
+
+    def _load(self):
         added = []
         for name in self.candidates():
             if name in self.readers:
@@ -52,11 +56,11 @@ class ModelRegistry:
                 c = reader.config
                 reader.forward(np.zeros((1, c.height, c.width, c.channels), dtype="uint8"))
             except Exception as error:  # a broken run folder must not take the service down
-                self.failed[name] = f"{type(error).__name__}: {error}"
+                self.failed = {**self.failed, name: f"{type(error).__name__}: {error}"}
                 continue
-            self.failed.pop(name, None)
-            with self._lock:
-                self.readers = {**self.readers, name: reader}
+            # New dicts, never changed in place: a request reading them on the event loop sees one or the other.
+            self.failed = {k: v for k, v in self.failed.items() if k != name}
+            self.readers = {**self.readers, name: reader}
             added.append(name)
         return added
 

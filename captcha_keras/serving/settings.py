@@ -34,6 +34,8 @@ class ServeSettings:
         api_key: str or None. Required in the `X-API-Key` header when set.
         cors_origins: list of str. Origins allowed by CORS; empty: CORS off.
         decoder: str. CTC decoding, `"greedy"` or `"beam_search"`.
+        label_dir: str or None. A folder of unlabelled images to label on the page.
+        label_model: str or None. The model that pre-fills the labels; None: the default.
     """
 
     host: str = "127.0.0.1"
@@ -51,12 +53,17 @@ class ServeSettings:
     api_key: str = None
     cors_origins: list = dataclasses.field(default_factory=list)
     decoder: str = "greedy"
+    label_dir: str = None
+    label_model: str = None
 
     def __post_init__(self):
         for name in ("max_request_bytes", "max_images", "max_pixels", "workers", "max_batch", "max_pending"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+        if self.max_pending < self.max_images:
+            raise ValueError(f"max_pending ({self.max_pending}) must be at least max_images ({self.max_images}): "
+                             "a request of the largest allowed size would always be refused as busy.")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be in 0-65535. Received: port={self.port}")
 

@@ -62,12 +62,19 @@ def _too_many(max_images):
     return ApiError(413, f"More than {max_images} images in one request (--max-images).", max_images=max_images)
 
 
+def parse_json_body(body):
+    """The JSON value of a body; 422 for anything that is not JSON a person would send."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as error:
+        # ValueError covers JSONDecodeError, bad UTF-8 and integers of more than 4,300 digits;
+        # RecursionError, arrays nested thousands deep.
+        raise ApiError(422, f"The body is not valid JSON ({type(error).__name__}: {str(error)[:200]}).") from None
+
+
 def parse_json(body, max_images):
     """`{"images": [base64 or {"b64": ..., "name": ...}, ...], "model": ..., "allowed": ...}`."""
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ApiError(422, f"The body is not valid JSON: {error}.") from None
+    payload = parse_json_body(body)
     if not isinstance(payload, dict):
         raise ApiError(422, f"The JSON body must be an object with an `images` list. Received: {type(payload).__name__}.")
     unknown = sorted(set(payload) - {"images", *TEXT_FIELDS})
@@ -105,14 +112,21 @@ def _decode_base64(name, text):
 
 
 def parse_multipart(body, boundary, max_images):
-    """Multipart parts: `files` (or `file`) uploads, and `model` / `allowed` fields."""
-    if not boundary:
-        raise ApiError(422, "A multipart body needs a boundary in its Content-Type.")
-    parts, current = [], {}
+    """Multipart parts: `files` (or `file`) uploads, and `model` / `allowed` fields.
+
+    Parts are checked as each one ends, so that a body of a million tiny
+    parts is refused at the first one too many, not after it is all parsed.
+    """
+    if not boundary or len(boundary) > 70:
+        # RFC 2046: a boundary is 1 to 70 characters.
+        raise ApiError(422, "A multipart body needs a boundary of 1 to 70 characters in its Content-Type.")
+    request = PredictRequest([])
+    current = {}
+    seen_fields = set()
 
     def on_part_begin():
         current.clear()
-        current.update(headers={}, data=bytearray(), field=b"", value=b"")
+        current.update(headers={}, data=bytearray(), field=b"", value=b"", open=True)
 
     def on_header_field(data, start, end):
         current["field"] += data[start:end]
@@ -128,35 +142,38 @@ def parse_multipart(body, boundary, max_images):
         current["data"] += data[start:end]
 
     def on_part_end():
-        parts.append((current["headers"], bytes(current["data"])))
-        if len([p for p in parts if b"filename" in p[0].get("content-disposition", b"")]) > max_images:
-            raise _too_many(max_images)
+        current["open"] = False
+        _, options = parse_options_header(current["headers"].get("content-disposition", b""))
+        field = options.get(b"name", b"").decode("utf-8", errors="replace")
+        if field in FILE_FIELDS:
+            if len(request.uploads) == max_images:
+                raise _too_many(max_images)
+            filename = options.get(b"filename", b"").decode("utf-8", errors="replace")
+            request.uploads.append(Upload(filename or f"image-{len(request.uploads)}", bytes(current["data"])))
+        elif field in TEXT_FIELDS:
+            if field in seen_fields:
+                raise ApiError(422, f"The form field {field!r} is given twice.")
+            seen_fields.add(field)
+            try:
+                setattr(request, field, bytes(current["data"]).decode("utf-8"))
+            except UnicodeDecodeError:
+                raise ApiError(422, f"`{field}` is not UTF-8 text.") from None
+        else:
+            raise ApiError(422, f"Unknown form field {field!r}; expected files, model, allowed.")
 
     callbacks = dict(on_part_begin=on_part_begin, on_header_field=on_header_field,
                      on_header_value=on_header_value, on_header_end=on_header_end, on_part_data=on_part_data,
                      on_part_end=on_part_end)
-    parser = MultipartParser(boundary, callbacks)
     try:
+        parser = MultipartParser(boundary, callbacks)
         parser.write(body)
         parser.finalize()
     except ApiError:
         raise
     except Exception as error:  # python-multipart raises its own errors, and ValueError
         raise ApiError(422, f"Malformed multipart body: {error}.") from None
-    if not parts and body:
+    if current.get("open"):
+        raise ApiError(422, "Malformed multipart body: the last part is cut off before its closing boundary.")
+    if not request.uploads and not seen_fields and body:
         raise ApiError(422, "Malformed multipart body: no part found for the boundary given.")
-    request = PredictRequest([])
-    for headers, data in parts:
-        _, options = parse_options_header(headers.get("content-disposition", b""))
-        field = options.get(b"name", b"").decode("utf-8", errors="replace")
-        if field in FILE_FIELDS:
-            filename = options.get(b"filename", b"").decode("utf-8", errors="replace")
-            request.uploads.append(Upload(filename or f"image-{len(request.uploads)}", data))
-        elif field in TEXT_FIELDS:
-            try:
-                setattr(request, field, data.decode("utf-8"))
-            except UnicodeDecodeError:
-                raise ApiError(422, f"`{field}` is not UTF-8 text.") from None
-        else:
-            raise ApiError(422, f"Unknown form field {field!r}; expected files, model, allowed.")
     return request
