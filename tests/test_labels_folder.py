@@ -15,6 +15,7 @@ from captcha_keras.data.labels import characters_outside
 from captcha_keras.data.labels import find_labels_file
 from captcha_keras.data.labels import label_from_name
 from captcha_keras.data.labels import read_labels_file
+from captcha_keras.data.labels import suspicious_labels
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "really_simple_captcha", "images")
 FIXTURE_CHARSET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -41,6 +42,10 @@ def write_png(path, seed=0, size=(72, 24), mode="L"):
         ("A_B.png", "A_B"),  # an underscore before letters is part of the label
         ("AB12_.png", "AB12_"),
         ("x/y/AB12_3.png", "AB12"),
+        ("113d_77b2c2f41ab8a8196ec3508e6f1171bd.jpg", "113d"),  # _<md5>: captcha_trainer's convention
+        ("K7_550e8400-e29b-41d4-a716-446655440000.png", "K7"),  # _<uuid>
+        ("AB_77b2c2f4.png", "AB_77b2c2f4"),  # 8 hex digits are too few to be taken for a hash
+        ("deadbeefdeadbeef00.png", "deadbeefdeadbeef00"),  # no underscore: the whole stem
         (os.path.join("deep", "er", "7Q.jpg"), "7Q"),
     ],
 )
@@ -52,6 +57,20 @@ def test_label_from_name(name, label):
 def test_names_without_a_label_are_errors(name):
     with pytest.raises(LabelError, match="carries no label"):
         label_from_name(name)
+
+
+@pytest.mark.parametrize(
+    "labels, expected",
+    [
+        (["AB12", "CD34", "EF56"], {}),
+        (["AB12", "CD34", "77b2c2f41ab8a8196ec3508e6f1171bd"], {"hash-like": (1, ["77b2c2f41ab8a8196ec3508e6f1171bd"])}),
+        (["AB12"] * 9 + ["AB12CD34EF56"], {"longer than 2x the median length (4)": (1, ["AB12CD34EF56"])}),
+        (["ABCDEF", "GHIJKLMN"], {}),
+        ([], {}),
+    ],
+)
+def test_suspicious_labels(labels, expected):
+    assert suspicious_labels(labels) == expected
 
 
 def test_a_bare_extension_is_not_a_label():
@@ -219,3 +238,22 @@ def test_real_fixture_with_a_narrower_charset_skips_labels_by_name():
     skipped = [file for file, _ in data.problems]
     assert skipped and all("Z" in file for file in skipped)
     assert len(data.files) + len(skipped) == 300 and not any("Z" in t for t in data.texts)
+
+
+def test_a_folder_of_label_underscore_md5_names_reads_the_labels(tmp_path):
+    import hashlib
+
+    for i, label in enumerate(["AB12", "CD34", "EF56"]):
+        write_png(tmp_path / f"{label}_{hashlib.md5(str(i).encode()).hexdigest()}.png", i)
+    scan = scan_folder(str(tmp_path))
+    assert sorted(scan.labels) == ["AB12", "CD34", "EF56"] and not scan.problems
+
+
+def test_hash_named_files_are_reported_before_training(capsys):
+    from captcha_keras.training.inputs import warn_about_labels
+
+    warn_about_labels(["AB12", "CD34", "77b2c2f41ab8a8196ec3508e6f1171bd"])
+    out = capsys.readouterr().out
+    assert out.startswith("warning: 1 label(s) look wrong (hash-like)") and "LABEL_<md5 or uuid>" in out
+    warn_about_labels(["AB12", "CD34"])
+    assert capsys.readouterr().out == ""

@@ -1,20 +1,29 @@
 """Labels of captcha files: from the file name, or from a labels file.
 
 Pure functions, no image reading. The naming forms other captcha tools use
-all work: `AB12.png`, `AB12_17.png` and `AB12.1.png` are all labelled `AB12`
-(a trailing `_<digits>` or `.<digits>` is a copy index, not part of the label).
+all work: `AB12.png`, `AB12_17.png`, `AB12.1.png` and
+`AB12_77b2c2f41ab8a8196ec3508e6f1171bd.png` are all labelled `AB12` (a
+trailing `_<digits>` or `.<digits>` is a copy index, and `_<md5, sha or
+uuid>` the uniquifier that captcha_trainer's and dddd_trainer's datasets and
+public real captcha sets put after the label; neither is part of it).
 """
 
 import csv
 import os
 import re
 
+import numpy as np
+
 LABEL_FILES = ("labels.csv", "labels.tsv")
 # First-row spellings taken as a header rather than a file named "file".
 _HEADER_FILE = {"file", "filename", "file_name", "image", "path"}
 _HEADER_LABEL = {"label", "text", "captcha"}
 
-_INDEXED = re.compile(r"(?P<label>.*?)[_.](?P<index>\d+)")
+_HEX_ID = r"[0-9a-fA-F]{16,}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_INDEXED = re.compile(r"(?P<label>.*?)(?:[_.]\d+|_(?:" + _HEX_ID + r"))")
+_HASH_LIKE = re.compile(_HEX_ID)
+# Longer than this many times the median label length is probably not a label.
+_TOO_LONG = 2.0
 
 
 class LabelError(ValueError):
@@ -37,6 +46,8 @@ def label_from_name(name):
 
     >>> [label_from_name(n) for n in ("AB12.png", "AB12_17.png", "AB12.1.png", "x/7Q.jpg")]
     ['AB12', 'AB12', 'AB12', '7Q']
+    >>> label_from_name("113d_77b2c2f41ab8a8196ec3508e6f1171bd.jpg")
+    '113d'
     """
     base = os.path.basename(name)
     stem, extension = os.path.splitext(base)
@@ -90,6 +101,41 @@ def read_labels_file(path):
             else:
                 labels[file] = label
     return labels, problems
+
+
+def suspicious_labels(labels, limit=5):
+    """Labels that look like something else: a hash, or far longer than the rest.
+
+    A folder named by hashes, or by a convention the reader does not know,
+    turns whole file names into labels; saying so before training beats a
+    model that cannot fit 37-character labels.
+
+    Args:
+        labels: list of str.
+        limit: int. Examples returned per reason.
+
+    Returns:
+        `{reason: (count, examples)}`, empty when nothing looks wrong.
+
+    Example:
+
+    >>> suspicious_labels(["AB12", "CD34", "77b2c2f41ab8a8196ec3508e6f1171bd"])
+    {'hash-like': (1, ['77b2c2f41ab8a8196ec3508e6f1171bd'])}
+    """
+    if not labels:
+        return {}
+    median = float(np.median([len(label) for label in labels]))
+    found = {}
+    for label in labels:
+        if _HASH_LIKE.fullmatch(label):
+            reason = "hash-like"
+        elif len(label) > max(_TOO_LONG * median, median + 4):
+            reason = f"longer than {_TOO_LONG:g}x the median length ({median:g})"
+        else:
+            continue
+        count, examples = found.get(reason, (0, []))
+        found[reason] = (count + 1, examples + [label] if len(examples) < limit else examples)
+    return found
 
 
 def labels_charset(labels):

@@ -5,6 +5,7 @@ from captcha_keras.charset import Charset
 from captcha_keras.charset import parse_length
 from captcha_keras.data.labels import characters_outside
 from captcha_keras.data.labels import labels_charset
+from captcha_keras.data.labels import suspicious_labels
 from captcha_keras.data.splits import load_splits
 from captcha_keras.data.texts import character_weights
 from captcha_keras.data.texts import resolve_emphasis
@@ -48,6 +49,7 @@ def resolve_inputs(config):
             config.seed,
         )
         print(splits.describe())
+        warn_about_labels(splits.texts)
     if config.charset is None:
         needed = labels_charset(splits.texts) if splits else ""
         if source is not None and not characters_outside(needed, source.charset):
@@ -71,6 +73,14 @@ def resolve_inputs(config):
     config.emphasize = resolve_emphasis(config.emphasize, config.charset)
     character_weights(config.charset, config.emphasize, config.emphasis)  # refuses bad ones now, not after --overwrite
     return splits, source_model, source
+
+
+def warn_about_labels(texts):
+    """Prints, before training, labels that look like file names or hashes rather than captcha texts."""
+    for reason, (count, examples) in suspicious_labels(texts).items():
+        print(f"warning: {count:,} label(s) look wrong ({reason}), e.g. {', '.join(map(repr, examples))}. "
+              "Labels come from file names (LABEL.png, LABEL_N.png, LABEL_<md5 or uuid>.png) or a labels.csv; "
+              "check that the folder follows one of them.")
 
 
 def initialise_from(model, source_model, source, charset):
