@@ -37,8 +37,10 @@ def training_parser(family, description):
         help=f"a preset ({', '.join(PRESETS)}) or literal characters; default: the --init-from run's, "
         f"else the labels' of --data, else {DEFAULT_CHARSET}",
     )
-    p.add_argument("--width", type=int, default=d.width, help="image width in pixels")
-    p.add_argument("--height", type=int, default=d.height, help="image height in pixels")
+    p.add_argument("--width", type=int, default=None, help="image width in pixels; default: 128, the "
+                   "--init-from run's, or for --data the images' aspect ratio at the chosen height")
+    p.add_argument("--height", type=int, default=None, help="image height in pixels; default: 64, the "
+                   "--init-from run's, or for --data 64 (32 for images under 48 pixels high)")
     p.add_argument("--length", default=None, help="label length: 4, or a range such as 4-6; default: "
                    "the lengths of --data, else 4")
     colour = p.add_mutually_exclusive_group()

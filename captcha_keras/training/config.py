@@ -8,6 +8,7 @@ from captcha_keras.charset import Charset
 from captcha_keras.charset import parse_length
 from captcha_keras.precision import PRECISIONS
 from captcha_keras.run_config import RunConfig
+from captcha_keras.training.geometry import SYNTHETIC_SIZE
 
 # The run's progress, for --resume (`callbacks.RunState`).
 STATE = "state.json"
@@ -32,7 +33,9 @@ class TrainConfig:
         charset: str or None. Preset name or literal characters; None takes
             the `--init-from` run's, else the labels' of `data`, else
             `DEFAULT_CHARSET`.
-        width, height: int. Image size (with `init_from`, the source's).
+        width, height: int or None. Image size; None: the `--init-from`
+            run's, else chosen from the images of `data` (`geometry.py`),
+            else 128x64.
         length: str or None. Label length, `"4"` or a range `"4-6"`; None
             takes the lengths found in `data`, else 4.
         grayscale: bool. One input channel; `None` takes the architecture's
@@ -89,8 +92,8 @@ class TrainConfig:
     family: str = "ctc"
     arch: str = "default"
     charset: str = None
-    width: int = 128
-    height: int = 64
+    width: int = None
+    height: int = None
     length: str = None
     grayscale: bool = None
     batch_size: int = 128
@@ -150,6 +153,9 @@ class TrainConfig:
             raise ValueError(f"Unknown schedule. Expected one of {SCHEDULES}. Received: schedule={self.schedule!r}")
         if self.resume and self.run_name is None:
             raise ValueError("--resume needs the --run-name of the run to continue.")
+        if self.data is None and self.init_from is None:
+            self.width = self.width or SYNTHETIC_SIZE[0]
+            self.height = self.height or SYNTHETIC_SIZE[1]
         if self.steps is None and self.data is None:
             self.steps = SYNTHETIC_STEPS
         if self.charset is not None:

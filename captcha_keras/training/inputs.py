@@ -1,8 +1,11 @@
 """What the flags leave open, settled from the `--init-from` run and the folder data."""
 
+import os
+
 from captcha_keras.charset import DEFAULT_CHARSET
 from captcha_keras.charset import Charset
 from captcha_keras.charset import parse_length
+from captcha_keras.data.folder import scan_folder
 from captcha_keras.data.labels import characters_outside
 from captcha_keras.data.labels import labels_charset
 from captcha_keras.data.labels import suspicious_labels
@@ -12,6 +15,10 @@ from captcha_keras.data.texts import resolve_emphasis
 from captcha_keras.finetune import load_source
 from captcha_keras.finetune import output_layer_names
 from captcha_keras.finetune import transfer_weights
+from captcha_keras.training.geometry import SYNTHETIC_SIZE
+from captcha_keras.training.geometry import check_time_steps
+from captcha_keras.training.geometry import choose_geometry
+from captcha_keras.training.geometry import image_sizes
 
 
 def resolve_inputs(config):
@@ -34,7 +41,10 @@ def resolve_inputs(config):
             f"{source.channels} channel(s), charset {source.charset!r}."
         )
     splits = None
+    if config.init_from is None and config.data is None:
+        config.width, config.height = config.width or SYNTHETIC_SIZE[0], config.height or SYNTHETIC_SIZE[1]
     if config.data:
+        choose_input_size(config)
         splits = load_splits(
             config.data,
             config.val_data,
@@ -73,6 +83,22 @@ def resolve_inputs(config):
     config.emphasize = resolve_emphasis(config.emphasize, config.charset)
     character_weights(config.charset, config.emphasize, config.emphasis)  # refuses bad ones now, not after --overwrite
     return splits, source_model, source
+
+
+def choose_input_size(config):
+    """Settles a folder run's width and height from its images (header sizes and labels), in place,
+    and checks that a CTC model gets enough time steps; prints what it chose and why."""
+    if not os.path.isdir(config.data):
+        return  # load_splits says so, clearly
+    scan = scan_folder(config.data, charset=config.charset)
+    if config.width is not None and config.height is not None:
+        if config.family == "ctc" and scan.labels:
+            check_time_steps(config.width, scan.labels)
+        return
+    sizes = image_sizes(config.data, scan.files)
+    config.width, config.height, reasons = choose_geometry(sizes, scan.labels, config.family, config.width,
+                                                           config.height)
+    print(f"Input {config.width}x{config.height} (--width/--height to choose another): {'; '.join(reasons)}.")
 
 
 def warn_about_labels(texts):
