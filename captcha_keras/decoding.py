@@ -188,6 +188,11 @@ def decode_outputs(outputs, family, charset, strategy="greedy", beam_width=10, l
     """
     if family == "ctc":
         return decode_ctc(outputs, charset, strategy, beam_width, lengths)
+    return decode_multihead(head_list(outputs), charset)
+
+
+def head_list(outputs):
+    """A multi-head model's outputs in head order: a dict `{"c1": ..., "c2": ...}` becomes a list."""
     if isinstance(outputs, dict):
-        outputs = [outputs[k] for k in sorted(outputs, key=lambda k: int(k[1:]))]
-    return decode_multihead(outputs, charset)
+        return [outputs[k] for k in sorted(outputs, key=lambda k: int(k[1:]))]
+    return outputs

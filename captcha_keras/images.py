@@ -21,6 +21,9 @@ class ImageTooLarge(ImageError):
 
 # Formats a reader accepts by default: what browsers and captcha systems serve.
 READ_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
+# Refuse images of more pixels than this before decoding them: a captcha is
+# a few thousand; a decompression bomb, billions.
+DEFAULT_MAX_PIXELS = 16_000_000
 
 
 def load_image(source, max_pixels=None, formats=None):

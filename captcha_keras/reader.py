@@ -19,6 +19,7 @@ import os
 
 import numpy as np
 
+from captcha_keras.images import DEFAULT_MAX_PIXELS
 from captcha_keras.images import READ_FORMATS
 from captcha_keras.images import ImageError
 from captcha_keras.prediction import SAVEDMODEL_DIR
@@ -30,9 +31,6 @@ from captcha_keras.reading import read_outputs
 # The models that ship with the project, beside the package in a clone.
 SHIPPED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "saved_models")
 DEFAULT_MODEL = "ctc_default"
-# Refuse images of more pixels than this before decoding them: a captcha is
-# a few thousand; a decompression bomb, billions.
-DEFAULT_MAX_PIXELS = 16_000_000
 
 
 def is_run(path):

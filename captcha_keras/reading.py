@@ -22,6 +22,7 @@ import dataclasses
 import numpy as np
 
 from captcha_keras.decoding import decode_outputs
+from captcha_keras.decoding import head_list
 
 # Alternatives listed per character.
 TOP_ALTERNATIVES = 3
@@ -132,6 +133,16 @@ def mask_outputs(outputs, family, charset, indices):
     return [masked(head) for head in outputs]
 
 
+def _lattice(log_probs, labels, blank_index):
+    """The CTC states of `labels` (each between blanks): their log-probabilities per frame
+    `(time_steps, states)`, and which states may skip the blank before them (a label
+    unlike the label two states back)."""
+    states = np.array([blank_index] + [s for label in labels for s in (label, blank_index)])
+    skip = np.zeros(len(states), dtype=bool)
+    skip[2:] = (states[2:] != blank_index) & (states[2:] != states[:-2])
+    return np.asarray(log_probs, dtype="float64")[:, states], skip
+
+
 def align_ctc(log_probs, labels, blank_index):
     """The frames each label takes in the most probable CTC path of `labels`.
 
@@ -151,20 +162,10 @@ def align_ctc(log_probs, labels, blank_index):
     >>> align_ctc(np.log([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]]), [0, 0], blank_index=1)
     [array([0]), array([2])]
     """
-    log_probs = np.asarray(log_probs, dtype="float64")
-    time_steps = log_probs.shape[0]
     if not labels:
         return []
-    states = [blank_index]
-    for label in labels:
-        states += [label, blank_index]
-    states = np.array(states)
-    count = len(states)
-    emit = log_probs[:, states]  # (time_steps, count)
-    # A state may come from itself, the one before, or (a label unlike the
-    # label two before) skip the blank between them.
-    skip = np.zeros(count, dtype=bool)
-    skip[2:] = (states[2:] != blank_index) & (states[2:] != states[:-2])
+    emit, skip = _lattice(log_probs, labels, blank_index)
+    time_steps, count = emit.shape
     score = np.full(count, -np.inf)
     score[0] = emit[0, 0]
     score[1] = emit[0, 1]
@@ -197,20 +198,13 @@ def ctc_text_probability(log_probs, labels, blank_index):
     >>> round(ctc_text_probability(np.log([[0.6, 0.4], [0.6, 0.4]]), [0], blank_index=1), 2)
     0.84
     """
-    log_probs = np.asarray(log_probs, dtype="float64")
-    states = [blank_index]
-    for label in labels:
-        states += [label, blank_index]
-    states = np.array(states)
-    count = len(states)
-    emit = log_probs[:, states]
-    skip = np.zeros(count, dtype=bool)
-    skip[2:] = (states[2:] != blank_index) & (states[2:] != states[:-2])
+    emit, skip = _lattice(log_probs, labels, blank_index)
+    count = emit.shape[1]
     alpha = np.full(count, -np.inf)
     alpha[0] = emit[0, 0]
     if count > 1:
         alpha[1] = emit[0, 1]
-    for t in range(1, log_probs.shape[0]):
+    for t in range(1, emit.shape[0]):
         step = np.concatenate([[-np.inf], alpha[:-1]])
         jump = np.where(skip, np.concatenate([[-np.inf, -np.inf], alpha[:-2]]), -np.inf)
         alpha = np.logaddexp(np.logaddexp(alpha, step), jump) + emit[t]
@@ -225,19 +219,22 @@ def _alternatives(probs, chosen, charset, top):
     return [(charset.characters[i], float(probs[i])) for i in order if i != chosen and probs[i] > 0][:top]
 
 
-def ctc_characters(probs, text, charset, top=TOP_ALTERNATIVES):
-    """`CharacterReading`s of a CTC reading `text` of one image's probabilities `(time_steps, classes)`."""
+def ctc_reading(probs, text, charset, top=TOP_ALTERNATIVES):
+    """The `Reading` of CTC text `text` read from one image's probabilities `(time_steps, classes)`:
+    its probability over all alignments, and each character from the best alignment."""
     labels = [charset.characters.index(c) for c in text]
-    frames = align_ctc(np.log(np.clip(probs, 1e-30, 1.0)), labels, charset.blank_index)
+    log_probs = np.log(np.clip(probs, 1e-30, 1.0))
+    confidence = ctc_text_probability(log_probs, labels, charset.blank_index)
+    frames = align_ctc(log_probs, labels, charset.blank_index)
     if frames is None:
-        return [CharacterReading(c, 0.0, []) for c in text]
+        return Reading(text, confidence, [CharacterReading(c, 0.0, []) for c in text])
     characters = []
     for label, span in zip(labels, frames):
         peak = span[np.argmax(probs[span, label])]
         characters.append(CharacterReading(
             charset.characters[label], float(probs[peak, label]), _alternatives(probs[peak], label, charset, top)
         ))
-    return characters
+    return Reading(text, confidence, characters)
 
 
 def multihead_characters(heads, charset, top=TOP_ALTERNATIVES):
@@ -269,18 +266,13 @@ def read_outputs(outputs, family, charset, strategy="greedy", beam_width=10, len
     Raises:
         ValueError: `allowed` holds characters outside `charset`.
     """
-    if family != "ctc" and isinstance(outputs, dict):
-        outputs = [outputs[k] for k in sorted(outputs, key=lambda k: int(k[1:]))]
+    if family != "ctc":
+        outputs = head_list(outputs)
     outputs = mask_outputs(outputs, family, charset, allowed_indices(allowed, charset))
     decoded = decode_outputs(outputs, family, charset, strategy, beam_width, lengths)
-    readings = []
-    for i, (text, confidence) in enumerate(decoded):
-        if family == "ctc":
-            probs = np.asarray(outputs[i], dtype="float32")
-            characters = ctc_characters(probs, text, charset, top)
-            labels = [charset.characters.index(c) for c in text]
-            confidence = ctc_text_probability(np.log(np.clip(probs, 1e-30, 1.0)), labels, charset.blank_index)
-        else:
-            characters = multihead_characters(np.stack([np.asarray(h[i]) for h in outputs]), charset, top)
-        readings.append(Reading(text, confidence, characters))
-    return readings
+    if family == "ctc":
+        return [ctc_reading(np.asarray(outputs[i], dtype="float32"), text, charset, top)
+                for i, (text, _) in enumerate(decoded)]
+    return [Reading(text, confidence, multihead_characters(np.stack([np.asarray(h[i]) for h in outputs]), charset,
+                                                           top))
+            for i, (text, confidence) in enumerate(decoded)]

@@ -11,6 +11,7 @@ import sys
 
 from captcha_keras.cli.flags import HelpFormatter
 from captcha_keras.cli.flags import add_serving_precision_flag
+from captcha_keras.images import DEFAULT_MAX_PIXELS
 
 
 def parse_args(argv=None):
@@ -20,7 +21,7 @@ def parse_args(argv=None):
     p.add_argument("--decoder", default="greedy", choices=("greedy", "beam_search"), help="CTC decoding")
     p.add_argument("--beam-width", type=int, default=10, help="beams of --decoder beam_search")
     p.add_argument("--batch-size", type=int, default=64, help="images read at once")
-    p.add_argument("--max-pixels", type=int, default=16_000_000,
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                    help="refuse images of more pixels than this before decoding them")
     add_serving_precision_flag(p)
     return p.parse_args(argv)

@@ -54,31 +54,29 @@ def main(argv=None):
     from captcha_keras.serving.settings import ServeSettings
 
     values = {k: v for k, v in vars(args).items() if k != "no_api_key"}
+    from captcha_keras.serving.app import create_app
+
     try:
         settings = ServeSettings(**values)
-        if settings.label_dir:
-            from captcha_keras.serving.labelling import LabelSession
-
-            LabelSession(settings.label_dir)  # a missing folder or a bad labels.csv fails here, before loading
+        if not settings.loopback and not settings.api_key and not args.no_api_key:
+            fail(f"--host {settings.host} serves beyond this machine: pass --api-key KEY (or set "
+                 "CAPTCHA_KERAS_API_KEY), or --no-api-key to serve without one.")
+        # Before any model loads: a missing --label-dir or a bad labels.csv fails here.
+        app = create_app(settings)
     except (ValueError, FileNotFoundError) as error:
         fail(error)
-    if not settings.loopback and not settings.api_key and not args.no_api_key:
-        fail(f"--host {settings.host} serves beyond this machine: pass --api-key KEY (or set "
-             "CAPTCHA_KERAS_API_KEY), or --no-api-key to serve without one.")
-    serve(settings)
+    serve(app, settings)
     return 0
 
 
-def serve(settings):
-    """Runs the service until interrupted."""
+def serve(app, settings):
+    """Runs the app until interrupted."""
     import uvicorn
-
-    from captcha_keras.serving.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     # python-multipart logs each malformed body it meets; the request's own line says enough.
     logging.getLogger("python_multipart").setLevel(logging.ERROR)
-    config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port, access_log=False,
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, access_log=False,
                             log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     server.run()
