@@ -282,3 +282,78 @@ def write_state(path, state):
     with open(temporary, "w") as f:
         json.dump(state, f, indent=2)
     os.replace(temporary, path)
+
+
+def stopping_patience(samples, base=3):
+    """Epochs without progress a phase waits, longer for a smaller validation set.
+
+    An epoch's sequence error on `samples` images moves by chance about
+    `sqrt(p (1 - p) / samples)`; with 400 images one noisy epoch looks like a
+    plateau. `base` at 2,000 images or more, plus two epochs each time the
+    set halves: 400 images wait 8 epochs, 40 wait 14.
+    """
+    return base + max(0, round(2 * math.log2(2000 / max(samples, 1))))
+
+
+class ConvergenceStop(keras.callbacks.Callback):
+    """Ends a phase when validation no longer pays, and not before.
+
+    Replaces EarlyStopping on one noisy validation loss for folder runs
+    (docs/real-captchas.md#stopping), which stopped an easy set 12 minutes
+    after its validation accuracy reached 100% and a noisy one while its
+    accuracy still climbed. Each epoch:
+    - progress is a smoothed sequence error (an average of the last epochs,
+      weight `smoothing` on the past) that beats the best by more than one
+      standard error of `samples` images, or a validation loss
+      `min_delta` (relative) below its best;
+    - the phase ends after `patience` epochs without progress, or once the
+      validation set has been read perfectly for `perfect_epochs` epochs in
+      a row; an epoch that reads no captcha at all (a CTC model still
+      emitting blanks) never counts towards either;
+    - nothing ends before `start_from_epoch`.
+
+    Reads `val_seq_acc` (`SequenceEvaluation` must come first) and `val_loss`.
+    """
+
+    def __init__(self, samples, patience, start_from_epoch=0, perfect_epochs=2, smoothing=0.5, min_delta=0.02,
+                 verbose=1):
+        super().__init__()
+        self.samples = samples
+        self.patience = patience
+        self.start_from_epoch = start_from_epoch
+        self.perfect_epochs = perfect_epochs
+        self.smoothing = smoothing
+        self.min_delta = min_delta
+        self.verbose = verbose
+        self.smoothed = None
+        self.best_error = math.inf
+        self.best_loss = math.inf
+        self.wait = 0
+        self.perfect = 0
+        self.reason = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        error = 1.0 - logs["val_seq_acc"]
+        loss = logs.get("val_loss", math.inf)
+        self.smoothed = error if self.smoothed is None else self.smoothing * self.smoothed + (1 - self.smoothing) * error
+        noise = math.sqrt(max(self.smoothed, 1.0 / self.samples) * (1.0 - min(self.smoothed, 0.999)) / self.samples)
+        improved = self.smoothed < self.best_error - noise or loss < self.best_loss * (1.0 - self.min_delta)
+        self.best_error = min(self.best_error, self.smoothed)
+        self.best_loss = min(self.best_loss, loss)
+        self.perfect = self.perfect + 1 if error == 0.0 else 0
+        if improved or error == 1.0:
+            self.wait = 0
+        else:
+            self.wait += 1
+        if epoch + 1 < self.start_from_epoch:
+            return
+        if self.perfect >= self.perfect_epochs:
+            self.reason = f"validation read perfectly for {self.perfect} epochs"
+        elif self.wait >= self.patience:
+            self.reason = (f"no progress for {self.wait} epochs (smoothed sequence error {self.smoothed:.2%}, "
+                           f"best {self.best_error:.2%} on {self.samples} images)")
+        if self.reason:
+            self.model.stop_training = True
+            if self.verbose:
+                print(f"\nEpoch {epoch + 1}: stopping: {self.reason}.")

@@ -6,7 +6,7 @@ STRATEGIES = ("greedy", "beam_search")
 
 
 def decode_ctc(probs, charset, strategy="greedy", beam_width=10, lengths=None):
-    """Decodes CTC probabilities with `keras.ops.ctc_decode`.
+    """Decodes CTC probabilities: greedy in NumPy, beam search with `keras.ops.ctc_decode`.
 
     With `lengths`, a text whose length falls outside the range is decoded
     again as the best path that has an allowed length (`best_path_within`):
@@ -34,8 +34,6 @@ def decode_ctc(probs, charset, strategy="greedy", beam_width=10, lengths=None):
     >>> decode_ctc(probs, Charset("ab"))
     [('a', 1.0)]
     """
-    from keras import ops
-
     if strategy not in STRATEGIES:
         raise ValueError(f"Unknown decoding strategy. Expected one of {STRATEGIES}. Received: strategy={strategy!r}")
     probs = np.asarray(probs, dtype="float32")
@@ -49,22 +47,13 @@ def decode_ctc(probs, charset, strategy="greedy", beam_width=10, lengths=None):
     # that `lengths` forces. -1e9 rather than -inf keeps such paths ordered
     # among themselves (float64 still resolves the rest of their score).
     log_probs[probs <= 0] = -1e9
-    frames = np.full((probs.shape[0],), probs.shape[1], dtype="int32")
-    decoded, scores = ops.ctc_decode(
-        log_probs,
-        frames,
-        strategy=strategy,
-        beam_width=beam_width,
-        mask_index=charset.blank_index,
-    )
-    decoded = ops.convert_to_numpy(decoded)[0]
-    scores = ops.convert_to_numpy(scores).reshape(probs.shape[0], -1)[:, 0]
     if strategy == "greedy":
-        # TensorFlow's greedy decoder scores a path by minus the sum of its
-        # log-probabilities; Keras passes that on.
-        scores = -scores
+        # NumPy, not keras.ops: an ONNX or LiteRT model is read without TensorFlow.
+        decoded, scores = greedy_ctc(log_probs, charset.blank_index)
+    else:
+        decoded, scores = _beam_search(log_probs, charset.blank_index, beam_width)
     confidences = np.exp(np.minimum(scores, 0.0))
-    results = [(charset.decode(row), float(c)) for row, c in zip(decoded, confidences)]
+    results = [(charset.decode(labels), float(c)) for labels, c in zip(decoded, confidences)]
     if lengths is not None:
         low, high = lengths
         redo = [i for i, (text, _) in enumerate(results) if not low <= len(text) <= high]
@@ -73,6 +62,35 @@ def decode_ctc(probs, charset, strategy="greedy", beam_width=10, lengths=None):
             for i, (labels, log_p) in zip(redo, paths):
                 results[i] = (charset.decode(labels), float(np.exp(log_p)))
     return results
+
+
+def greedy_ctc(log_probs, blank_index):
+    """Best-path decoding: each frame's most likely symbol, repeats merged, blanks dropped.
+
+    The same texts as `keras.ops.ctc_decode(strategy="greedy")`, without
+    TensorFlow; the score is the best path's log-probability (Keras returns
+    its negation).
+
+    Returns:
+        `(labels, scores)`: a list of label-index lists, and each best
+        path's log-probability.
+    """
+    best = np.argmax(log_probs, axis=-1)
+    scores = np.take_along_axis(log_probs, best[..., None], axis=-1)[..., 0].sum(axis=-1)
+    previous = np.concatenate([np.full_like(best[:, :1], -1), best[:, :-1]], axis=1)
+    keep = (best != blank_index) & (best != previous)
+    return [row[mask].tolist() for row, mask in zip(best, keep)], scores
+
+
+def _beam_search(log_probs, blank_index, beam_width):
+    from keras import ops
+
+    frames = np.full((log_probs.shape[0],), log_probs.shape[1], dtype="int32")
+    decoded, scores = ops.ctc_decode(log_probs, frames, strategy="beam_search", beam_width=beam_width,
+                                     mask_index=blank_index)
+    decoded = ops.convert_to_numpy(decoded)[0]
+    scores = ops.convert_to_numpy(scores).reshape(log_probs.shape[0], -1)[:, 0]
+    return [[int(i) for i in row if i >= 0] for row in decoded], scores
 
 
 def best_path_within(log_probs, min_length, max_length, blank_index):

@@ -17,6 +17,11 @@ from captcha_keras.images import list_images
 from captcha_keras.images import load_image
 from captcha_keras.images import to_model_input
 from captcha_keras.run_config import RunConfig
+from captcha_keras.runtimes import FORMATS
+from captcha_keras.runtimes import available_formats
+from captcha_keras.runtimes import check_format
+from captcha_keras.runtimes import load_runtime
+from captcha_keras.runtimes import split_model_path
 
 SAVEDMODEL_DIR = "savedmodel"
 
@@ -52,19 +57,35 @@ class Predictor:
         self._serve = serve
         self.strategy = strategy
         self.beam_width = beam_width
+        self.format = "savedmodel"
 
     @classmethod
-    def load(cls, run_dir, strategy="greedy", beam_width=10):
-        """Loads `run_dir/savedmodel` with `tf.saved_model.load`."""
-        import tensorflow as tf
+    def load(cls, run_dir, strategy="greedy", beam_width=10, format=None, threads=None):
+        """Loads a run's model in one of its formats (`runtimes.FORMATS`).
 
+        Args:
+            run_dir: str. A run folder, or the path of one of its export
+                files (`.../model.onnx`, `.../model_int8.tflite`), which
+                sets the format.
+            format: str or None. `"savedmodel"`, `"onnx"`, `"litert"`,
+                `"litert-dynamic"` or `"litert-int8"`; None: the SavedModel,
+                or the first format the run has. ONNX and LiteRT run without
+                TensorFlow (beam-search decoding still imports it).
+            threads: int or None. Threads of ONNX Runtime or LiteRT.
+        """
+        split = split_model_path(run_dir)
+        if split:
+            run_dir, path_format = split
+            if format not in (None, path_format):
+                raise ValueError(f"{FORMATS[path_format]} is a {path_format} model, not {format}.")
+            format = path_format
+        if format is None:
+            have = available_formats(run_dir)
+            format = "savedmodel" if "savedmodel" in have or not have else have[0]
+        check_format(format)
         config = RunConfig.load(run_dir)
-        path = os.path.join(run_dir, SAVEDMODEL_DIR)
-        if not os.path.isdir(path):
-            raise FileNotFoundError(f"{run_dir!r} has no {SAVEDMODEL_DIR}/ folder to load.")
-        loaded = tf.saved_model.load(path)
-        predictor = cls(config, loaded.serve, strategy, beam_width)
-        predictor._loaded = loaded  # Keep the trackable alive with its function.
+        predictor = cls(config, load_runtime(run_dir, format, threads), strategy, beam_width)
+        predictor.format = format
         return predictor
 
     def preprocess(self, source, max_pixels=None, formats=None):

@@ -27,6 +27,8 @@ from captcha_keras.prediction import Predictor
 from captcha_keras.reading import TOP_ALTERNATIVES
 from captcha_keras.reading import allowed_indices
 from captcha_keras.reading import read_outputs
+from captcha_keras.runtimes import available_formats
+from captcha_keras.runtimes import split_model_path
 
 # The models that ship with the project, beside the package in a clone.
 SHIPPED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "saved_models")
@@ -34,8 +36,8 @@ DEFAULT_MODEL = "ctc_default"
 
 
 def is_run(path):
-    """Whether a folder is a trained run a `Reader` can load."""
-    return os.path.isfile(os.path.join(path, "config.json")) and os.path.isdir(os.path.join(path, SAVEDMODEL_DIR))
+    """Whether a folder is a trained run a `Reader` can load (config.json and a model in any format)."""
+    return os.path.isfile(os.path.join(path, "config.json")) and bool(available_formats(path))
 
 
 def find_run(model):
@@ -45,7 +47,7 @@ def find_run(model):
         FileNotFoundError: neither, with the shipped names listed.
     """
     model = os.fspath(model)
-    if is_run(model):
+    if is_run(model) or split_model_path(model):
         return model
     shipped = os.path.join(SHIPPED_DIR, model)
     if os.sep not in model and is_run(shipped):
@@ -53,7 +55,8 @@ def find_run(model):
     names = sorted(n for n in os.listdir(SHIPPED_DIR) if is_run(os.path.join(SHIPPED_DIR, n))) if os.path.isdir(
         SHIPPED_DIR) else []
     raise FileNotFoundError(
-        f"{model!r} is neither a trained run folder (with config.json and {SAVEDMODEL_DIR}/) nor a shipped "
+        f"{model!r} is neither a trained run folder (with config.json and {SAVEDMODEL_DIR}/ or an export), an "
+        f"export file of one, nor a shipped "
         f"model. Shipped models: {', '.join(names) or 'none found'}."
     )
 
@@ -62,8 +65,9 @@ class Reader:
     """Reads captchas with a trained model.
 
     Args:
-        model: str. A run folder (`saved_models/<run>`) or the name of a
-            shipped model. Defaults to `"ctc_default"`.
+        model: str. A run folder (`saved_models/<run>`), the name of a
+            shipped model, or an export file of a run
+            (`saved_models/<run>/model.onnx`). Defaults to `"ctc_default"`.
         decoder: str. CTC decoding, `"greedy"` or `"beam_search"`.
         beam_width: int. Beams of `"beam_search"`.
         alternatives: int. Alternatives listed per character. Defaults to 3.
@@ -72,6 +76,10 @@ class Reader:
         formats: sequence of str or None. Image formats accepted from files
             and bytes (Pillow names). Defaults to PNG, JPEG, GIF, BMP, WebP;
             None accepts any that Pillow reads.
+        format: str or None. The run's format to read with: `"savedmodel"`,
+            `"onnx"`, `"litert"`, `"litert-dynamic"`, `"litert-int8"`; None:
+            the SavedModel, or the first format the run has. ONNX and LiteRT
+            need only their runtimes, not TensorFlow.
 
     Example:
 
@@ -80,10 +88,11 @@ class Reader:
     """
 
     def __init__(self, model=DEFAULT_MODEL, decoder="greedy", beam_width=10, alternatives=TOP_ALTERNATIVES,
-                 max_pixels=DEFAULT_MAX_PIXELS, formats=READ_FORMATS):
-        self.path = find_run(model)
+                 max_pixels=DEFAULT_MAX_PIXELS, formats=READ_FORMATS, format=None):
+        found = find_run(model)
+        self.predictor = Predictor.load(found, strategy=decoder, beam_width=beam_width, format=format)
+        self.path = split_model_path(found)[0] if split_model_path(found) else found
         self.name = os.path.basename(os.path.normpath(self.path))
-        self.predictor = Predictor.load(self.path, strategy=decoder, beam_width=beam_width)
         self.alternatives = alternatives
         self.max_pixels = max_pixels
         self.formats = tuple(formats) if formats is not None else None
@@ -107,6 +116,7 @@ class Reader:
                 metrics = json.load(f)
         return {
             "name": self.name,
+            "format": self.predictor.format,
             "family": c.family,
             "arch": c.arch,
             "charset": c.charset,

@@ -80,7 +80,7 @@ def finish_run(model, run_config, run_dir, log_dir, seed, eval_samples, heldout=
     synthetic captchas of the test stream.
     """
     run_config.save(run_dir)
-    export_savedmodel(model, os.path.join(run_dir, SAVEDMODEL_DIR))
+    export_savedmodel(model, os.path.join(run_dir, SAVEDMODEL_DIR), run_config)
     plot_architecture(model, os.path.join(run_dir, "model.png"))
     csv_path = os.path.join(log_dir, "training.csv")
     if os.path.isfile(csv_path):

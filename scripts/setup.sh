@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up captcha-keras on a fresh machine with Python 3.11 and pip: a virtual
 # environment in .venv holding the package itself, editable, with the HTTP
-# service and the test tools (requirements.txt: `pip install -e .[serve,test]`,
+# service, the ONNX and LiteRT exports and the test tools (requirements.txt:
+# `pip install -e .[serve,export,test]`,
 # so that `captcha_keras` imports from any folder and the `captcha-keras`
 # command exists); and, from the system's package manager when they are
 # missing, Graphviz (for the model diagram) and Chromium (for the tests of

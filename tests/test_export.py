@@ -21,8 +21,8 @@ served = loaded.serve
 images = np.load(sys.argv[2])
 for name, batch in (("all", images), ("one", images[:1])):
     out = served(tf.constant(batch))
-    # TF Serving calls the serving_default signature: the same outputs.
-    signature = loaded.signatures["serving_default"](tf.constant(batch))
+    # The pixel signature gives what serve gives (serving_default reads image bytes).
+    signature = loaded.signatures["pixels"](images=tf.constant(batch))
     for key, value in (out.items() if isinstance(out, dict) else [(None, out)]):
         got = signature[key] if key else next(iter(signature.values()))
         np.testing.assert_allclose(got.numpy(), value.numpy(), atol=1e-6)

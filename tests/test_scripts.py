@@ -72,7 +72,7 @@ def test_export_script_writes_a_savedmodel_that_reads_as_the_keras_model(ctc_run
     run_dir = tmp_path / "run"
     shutil.copytree(ctc_run[0], run_dir)
     shutil.rmtree(run_dir / "savedmodel")
-    result = run_script("export.py", run_dir)
+    result = run_script("export.py", "--model", run_dir)
     assert f"wrote {run_dir / 'savedmodel'}" in result.stdout
     images, _ = SyntheticCaptchas("digits", 64, 32, "2-3", grayscale=True, batch_size=6, steps=1, seed=8, family=None)[0]
     model = keras.models.load_model(run_dir / "best.keras", compile=False)
@@ -85,7 +85,7 @@ def test_export_script_writes_a_savedmodel_that_reads_as_the_keras_model(ctc_run
 
 
 def test_export_script_refuses_a_folder_without_a_model(tmp_path):
-    result = run_script("export.py", tmp_path, check=False)
+    result = run_script("export.py", "--model", tmp_path, check=False)
     assert result.returncode == 2 and "has no best.keras" in result.stderr
 
 

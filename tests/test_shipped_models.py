@@ -99,3 +99,80 @@ def test_really_simple_captcha_model_on_the_whole_heldout_split():
     scores = score_files(RSC_SHARED, files)
     assert scores["samples"] == len(files) == 1991
     assert scores["sequence_accuracy"] >= 0.995, scores
+
+
+# TensorFlow alone, as TensorFlow Serving or a client in another language would
+# use the SavedModel: encoded files in, texts out, no code of ours.
+TENSORFLOW_ALONE = """
+import json, sys
+import tensorflow as tf
+read = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+paths = open(sys.argv[2]).read().split()
+texts, confidences = [], []
+for start in range(0, len(paths), 256):
+    out = read(images=tf.constant([open(p, "rb").read() for p in paths[start:start + 256]]))
+    texts += [t.decode() for t in out["text"].numpy()]
+    confidences += out["confidence"].numpy().tolist()
+assert not any(m.split(".")[0] == "captcha_keras" for m in sys.modules)
+print(json.dumps([texts, confidences]))
+"""
+
+
+def bytes_signature_files(name, tmp_path, samples=500):
+    """Files for the reading-signature check: fresh PNG captchas, or real held-out ones."""
+    from captcha_keras.export.checks import encode_png
+    from captcha_keras.reports import draw_test_set
+    from captcha_keras.run_config import RunConfig
+
+    if name == "really_simple_captcha":
+        if os.path.isdir(RSC_SHARED):
+            return [os.path.join(RSC_SHARED, f) for f in rsc_test_files()[:samples]]
+        # A clone without ../shared: the 300 fixture images, resized 72x24 -> 96x32 as the others are.
+        return [os.path.join(RSC_FIXTURE, f) for f in sorted(os.listdir(RSC_FIXTURE))]
+    config = RunConfig.load(os.path.join(ROOT, "saved_models", name))
+    images, _ = draw_test_set(config, samples, seed=4321)
+    paths = []
+    for i, array in enumerate(images):
+        path = tmp_path / f"{i}.png"
+        path.write_bytes(encode_png(array))
+        paths.append(str(path))
+    return paths
+
+
+@pytest.mark.parametrize("name", ["ctc_default", "cnn_default", "really_simple_captcha"])
+def test_savedmodel_reads_image_bytes_with_tensorflow_alone_as_predictor_does(name, tmp_path):
+    import subprocess
+    import sys
+
+    run_dir = os.path.join(ROOT, "saved_models", name)
+    paths = bytes_signature_files(name, tmp_path)
+    assert len(paths) >= (500 if name != "really_simple_captcha" or os.path.isdir(RSC_SHARED) else 300)
+    (tmp_path / "paths.txt").write_text("\n".join(paths))
+    result = subprocess.run([sys.executable, "-c", TENSORFLOW_ALONE, os.path.join(run_dir, "savedmodel"),
+                             str(tmp_path / "paths.txt")], capture_output=True, text=True, check=True)
+    texts, confidences = json.loads(result.stdout.strip().splitlines()[-1])
+    expected = Predictor.load(run_dir).predict(paths)
+    assert texts == [p.text for p in expected]
+    assert max(abs(c - p.confidence) for c, p in zip(confidences, expected)) < 1e-4
+
+
+def test_shipped_portable_exports_read_as_the_savedmodel():
+    """ctc_default's model.onnx reads the SavedModel's texts; its int8 LiteRT model within 0.3 points."""
+    from captcha_keras.reports import draw_test_set
+
+    run_dir = os.path.join(ROOT, "saved_models", "ctc_default")
+    reference = Predictor.load(run_dir)
+    images, texts = draw_test_set(reference.config, SAMPLES, SEED + 1)
+
+    def read(predictor):
+        return [p.text for s in range(0, len(images), 250) for p in predictor.predict_arrays(images[s : s + 250])]
+
+    expected = read(reference)
+    assert read(Predictor.load(run_dir, format="onnx")) == expected
+    int8 = read(Predictor.load(os.path.join(run_dir, "model_int8.tflite")))
+    right = sum(a == b for a, b in zip(int8, texts)) - sum(a == b for a, b in zip(expected, texts))
+    # Within 0.3 points of the SavedModel, allowing three standard errors of a
+    # paired difference on these 2,000 (the captchas the two read differently).
+    discordant = sum(a != b for a, b in zip(int8, expected))
+    assert right / SAMPLES >= -0.003 - 3 * discordant**0.5 / SAMPLES, (right, discordant)
+    assert discordant <= 0.02 * SAMPLES

@@ -26,6 +26,7 @@ def training_parser(family, description):
     from captcha_keras.precision import PRECISIONS
     from captcha_keras.training.config import SCHEDULES
     from captcha_keras.training.config import SYNTHETIC_STEPS
+    from captcha_keras.training.distribute import STRATEGIES
     from captcha_keras.training.config import TrainConfig
 
     d = TrainConfig
@@ -43,6 +44,9 @@ def training_parser(family, description):
                    "--init-from run's, or for --data 64 (32 for images under 48 pixels high)")
     p.add_argument("--length", default=None, help="label length: 4, or a range such as 4-6; default: "
                    "the lengths of --data, else 4")
+    p.add_argument("--normalize", default=d.normalize, choices=("auto", "none", "standardize", "stretch"),
+                   help="per-image normalisation inside the model (so exports carry it): standardize (zero mean, "
+                        "unit deviation) or stretch (min-max); auto: an --init-from run's, else none")
     colour = p.add_mutually_exclusive_group()
     colour.add_argument("--grayscale", action="store_const", const=True, default=None,
                         help="train on one channel (the default of the fast architectures)")
@@ -54,7 +58,13 @@ def training_parser(family, description):
     p.add_argument("--val-steps", type=int, default=d.val_steps, help="validation batches")
     p.add_argument("--epochs", type=int, default=d.epochs, help="phase-1 epoch limit")
     p.add_argument("--fine-tune-epochs", type=int, default=d.fine_tune_epochs, help="phase-2 epoch limit")
-    p.add_argument("--patience", type=int, default=d.patience, help="EarlyStopping patience")
+    p.add_argument("--patience", type=int, default=d.patience,
+                   help="epochs without progress before a phase ends (converged: at 2,000 validation images; "
+                        "more for fewer)")
+    p.add_argument("--stopping", default=d.stopping, choices=("auto", "loss", "converged"),
+                   help="loss: EarlyStopping on val_loss; converged: a smoothed sequence error, patience scaled "
+                        "with the validation set, stop once validation is perfect; auto: converged for --data "
+                        "runs, loss for synthetic ones")
     p.add_argument("--min-epochs", type=int, default=d.min_epochs,
                    help="phase-1 epochs before EarlyStopping starts watching")
     p.add_argument("--lr", type=float, default=d.lr, help="phase-1 learning rate (phase 2 starts at x0.1)")
@@ -96,6 +106,12 @@ def training_parser(family, description):
     real.add_argument("--keep-aspect", action="store_true", help="pad folder images to the input's aspect ratio")
     real.add_argument("--strict", action="store_true", help="stop on bad files instead of skipping them")
     real.add_argument("--init-from", help="a trained run folder to start from (fine-tuning)")
+    scale = p.add_argument_group("several devices or machines (docs/training.md#distributed-training)")
+    scale.add_argument("--distribute", choices=STRATEGIES, default=d.distribute,
+                       help="auto: multiworker when TF_CONFIG lists several tasks, mirrored on several GPUs, "
+                            "else none; --batch-size is per replica")
+    scale.add_argument("--cpu-replicas", type=int, default=None,
+                       help="with --distribute mirrored: mirror over N logical CPU devices (to try it without GPUs)")
     p.add_argument("--verbose", type=int, default=d.verbose, choices=(0, 1, 2), help="Keras fit verbosity")
     return p
 

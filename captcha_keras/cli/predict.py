@@ -1,6 +1,7 @@
-"""Read captcha images with a trained run's SavedModel.
+"""Read captcha images with a trained run, in any of its formats.
 
     python scripts/predict.py --model saved_models/ctc_default captcha.png more/
+    python scripts/predict.py --model saved_models/ctc_default/model_int8.tflite captcha.png
 
 Prints `path<TAB>text<TAB>confidence` per image. An unreadable file gets an
 `ERROR` line on stderr, the others are still read, and the exit code is 1.
@@ -12,11 +13,16 @@ import sys
 from captcha_keras.cli.flags import HelpFormatter
 from captcha_keras.cli.flags import add_serving_precision_flag
 from captcha_keras.images import DEFAULT_MAX_PIXELS
+from captcha_keras.runtimes import FORMATS
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    p.add_argument("--model", required=True, help="a run folder (with config.json and savedmodel/)")
+    p.add_argument("--model", required=True,
+                   help="a run folder (with config.json and savedmodel/), or an export file of one (model.onnx, ...)")
+    p.add_argument("--format", choices=sorted(FORMATS),
+                   help="the run's format to read with (default: savedmodel, or the --model file's); "
+                        "onnx and litert* need no TensorFlow")
     p.add_argument("paths", nargs="+", help="image files or folders")
     p.add_argument("--decoder", default="greedy", choices=("greedy", "beam_search"), help="CTC decoding")
     p.add_argument("--beam-width", type=int, default=10, help="beams of --decoder beam_search")
@@ -34,9 +40,10 @@ def main(argv=None):
     from captcha_keras.prediction import Predictor
 
     args = parse_args(argv)
-    set_serving_precision(args.precision)
     try:
-        predictor = Predictor.load(args.model, strategy=args.decoder, beam_width=args.beam_width)
+        predictor = Predictor.load(args.model, strategy=args.decoder, beam_width=args.beam_width, format=args.format)
+        if predictor.format == "savedmodel":  # the precision is TensorFlow's; the other runtimes have their own
+            set_serving_precision(args.precision)
     except (FileNotFoundError, ValueError, OSError) as error:
         fail(error)
     failures = 0

@@ -18,6 +18,7 @@ from captcha_keras.cli.flags import fail
 
 
 def parse_args(argv=None):
+    from captcha_keras.runtimes import FORMATS
     from captcha_keras.serving.settings import API_KEY_ENV
     from captcha_keras.serving.settings import ServeSettings
 
@@ -36,6 +37,8 @@ def parse_args(argv=None):
     p.add_argument("--workers", type=int, default=d.workers, help="threads decoding images and running the models")
     p.add_argument("--max-batch", type=int, default=d.max_batch, help="images one forward pass takes at most")
     p.add_argument("--max-pending", type=int, default=d.max_pending, help="images waiting before requests get 503")
+    p.add_argument("--format", default=d.format, choices=sorted(FORMATS),
+                   help="the runs' format to read with; onnx and litert* need no TensorFlow")
     p.add_argument("--decoder", default=d.decoder, choices=("greedy", "beam_search"), help="CTC decoding")
     p.add_argument("--api-key", default=os.environ.get(API_KEY_ENV),
                    help=f"require this key in the X-API-Key header (or set {API_KEY_ENV}); needed beyond loopback")

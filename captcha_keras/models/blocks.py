@@ -85,16 +85,24 @@ def apply_sequence_head(x, rnn_units, rnn_layers=1, projection=None, unroll=Fals
     return x
 
 
-def apply_input(height, width, channels):
+def apply_input(height, width, channels, normalize="none"):
     """Returns `(input, rescaled)`: models read 0-255 pixels and scale inside.
 
     Scaling in the model keeps every client (SavedModel, HTTP, ONNX) free of
-    preprocessing conventions: they send pixel values as they are.
+    preprocessing conventions: they send pixel values as they are. With
+    `normalize` (`"standardize"`, `"stretch"`), each image is normalised by
+    its own statistics after the scaling (`ImageNormalization`); `"none"`
+    adds no layer, so that models built before it load unchanged.
     """
     from keras import Input
 
+    from captcha_keras.models.normalization import ImageNormalization
+
     inputs = Input((height, width, channels), name="image")
-    return inputs, layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    if normalize != "none":
+        x = ImageNormalization(normalize, name="normalize")(x)
+    return inputs, x
 
 
 def check_input_size(height, width, stem_stride, pools, name):

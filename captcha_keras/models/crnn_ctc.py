@@ -25,6 +25,7 @@ def build_crnn_ctc(
     rnn_layers=2,
     unroll=False,
     use_bias=True,
+    normalize="none",
     name="crnn_ctc",
 ):
     """Builds the CTC recognizer: conv blocks, width as time, BiGRUs, softmax.
@@ -49,6 +50,8 @@ def build_crnn_ctc(
         unroll: bool. Unroll the GRUs; on a CPU this trains about twice as
             fast at 16 steps. Defaults to False.
         use_bias: bool. Conv biases, as in the reference. Defaults to True.
+        normalize: str. Per-image normalisation after the rescaling:
+            `"none"`, `"standardize"` or `"stretch"` (`ImageNormalization`).
         name: str. The model's name.
 
     Returns:
@@ -62,7 +65,7 @@ def build_crnn_ctc(
     ((None, 16, 37), 3157317)
     """
     check_input_size(height, width, stem_stride, pools, name)
-    inputs, x = apply_input(height, width, channels)
+    inputs, x = apply_input(height, width, channels, normalize)
     x = apply_conv_stack(x, filters, pools, convs_per_block, stem_stride, use_bias)
     x = apply_sequence_head(x, rnn_units, rnn_layers, projection, unroll)
     # float32 even under mixed precision: the loss takes the log of these.

@@ -24,6 +24,7 @@ def build_vgg_multihead(
     use_bias=True,
     rnn_units=None,
     unroll=False,
+    normalize="none",
     name="vgg_multihead",
 ):
     """Builds the multi-head CNN: conv blocks, Flatten, one Dense softmax per character.
@@ -54,6 +55,8 @@ def build_vgg_multihead(
             character can sit; the GRU tells it where the previous
             characters ended. Defaults to None (the reference: Flatten only).
         unroll: bool. Unroll that GRU (faster on a CPU at 16 steps).
+        normalize: str. Per-image normalisation after the rescaling:
+            `"none"`, `"standardize"` or `"stretch"` (`ImageNormalization`).
         name: str. The model's name.
 
     Returns:
@@ -68,7 +71,7 @@ def build_vgg_multihead(
     if pools is None:
         pools = [(2, 2)] * len(filters)
     check_input_size(height, width, stem_stride, pools, name)
-    inputs, x = apply_input(height, width, channels)
+    inputs, x = apply_input(height, width, channels, normalize)
     x = apply_conv_stack(x, filters, pools, convs_per_block, stem_stride, use_bias)
     if rnn_units:
         x = apply_sequence_head(x, rnn_units, unroll=unroll)

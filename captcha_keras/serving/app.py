@@ -113,7 +113,7 @@ def create_app(settings, registry=None):
     executor = concurrent.futures.ThreadPoolExecutor(settings.workers, thread_name_prefix="captcha-keras")
     registry = registry or ModelRegistry(
         settings.models_dir, settings.models, settings.default_model,
-        decoder=settings.decoder, max_pixels=settings.max_pixels, formats=settings.formats,
+        decoder=settings.decoder, max_pixels=settings.max_pixels, formats=settings.formats, format=settings.format,
     )
     batchers = {}
     session = LabelSession(settings.label_dir) if settings.label_dir else None

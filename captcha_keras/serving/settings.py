@@ -34,6 +34,7 @@ class ServeSettings:
         api_key: str or None. Required in the `X-API-Key` header when set.
         cors_origins: list of str. Origins allowed by CORS; empty: CORS off.
         decoder: str. CTC decoding, `"greedy"` or `"beam_search"`.
+        format: str. The runs' format to read with (`runtimes.FORMATS`).
         label_dir: str or None. A folder of unlabelled images to label on the page.
         label_model: str or None. The model that pre-fills the labels; None: the default.
     """
@@ -53,6 +54,7 @@ class ServeSettings:
     api_key: str = None
     cors_origins: list = dataclasses.field(default_factory=list)
     decoder: str = "greedy"
+    format: str = "savedmodel"
     label_dir: str = None
     label_model: str = None
 

@@ -8,6 +8,7 @@ from captcha_keras.charset import Charset
 from captcha_keras.charset import parse_length
 from captcha_keras.precision import PRECISIONS
 from captcha_keras.run_config import RunConfig
+from captcha_keras.training.distribute import STRATEGIES
 from captcha_keras.training.geometry import SYNTHETIC_SIZE
 
 # The run's progress, for --resume (`callbacks.RunState`).
@@ -87,6 +88,18 @@ class TrainConfig:
             with AMX bfloat16 units, float32 on other CPUs)
             or a Keras dtype policy name. The saved models are float32
             whatever trained them.
+        stopping: str. How a phase ends early: `"loss"` (EarlyStopping on
+            the validation loss, `patience` epochs), `"converged"`
+            (`callbacks.ConvergenceStop`: a smoothed sequence error, patience
+            scaled with the validation set, perfect validation), or
+            `"auto"`: converged for folder runs, loss for synthetic ones.
+        normalize: str. Per-image normalisation inside the model
+            (`models.normalization`): `"none"`, `"standardize"`, `"stretch"`,
+            or `"auto"`: an `init_from` source's, else none.
+        distribute: str. `"auto"`, `"none"`, `"mirrored"` or `"multiworker"`
+            (`training.distribute`); `batch_size` is per replica.
+        cpu_replicas: int or None. With `"mirrored"`: mirror over this many
+            logical CPU devices (trying the multi-device path without GPUs).
     """
 
     family: str = "ctc"
@@ -129,11 +142,16 @@ class TrainConfig:
     strict: bool = False
     init_from: str = None
     precision: str = "auto"
+    distribute: str = "auto"
+    cpu_replicas: int = None
+    normalize: str = "auto"
+    stopping: str = "auto"
 
     def __post_init__(self):
         # Imported here: the registry pulls in Keras, and `--help` should not wait for it.
         from captcha_keras.models import default_channels
         from captcha_keras.models import resolve_architecture
+        from captcha_keras.models.normalization import NORMALIZATIONS
 
         self.arch = resolve_architecture(self.arch, self.family)
         if self.grayscale is None:
@@ -149,6 +167,16 @@ class TrainConfig:
             )
         if self.precision not in PRECISIONS:
             raise ValueError(f"Unknown precision. Expected one of {PRECISIONS}. Received: precision={self.precision!r}")
+        if self.normalize not in ("auto", *NORMALIZATIONS):
+            raise ValueError(f"Unknown --normalize. Expected auto or one of {NORMALIZATIONS}. "
+                             f"Received: {self.normalize!r}")
+        if self.stopping not in ("auto", "loss", "converged"):
+            raise ValueError(f"Unknown --stopping. Expected auto, loss or converged. Received: {self.stopping!r}")
+        if self.distribute not in STRATEGIES:
+            raise ValueError(f"Unknown --distribute. Expected one of {STRATEGIES}. Received: {self.distribute!r}")
+        if self.cpu_replicas is not None and (self.cpu_replicas < 1 or self.distribute != "mirrored"):
+            raise ValueError(f"--cpu-replicas N (N >= 1) goes with --distribute mirrored. Received: "
+                             f"--cpu-replicas {self.cpu_replicas} with --distribute {self.distribute}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"Unknown schedule. Expected one of {SCHEDULES}. Received: schedule={self.schedule!r}")
         if self.resume and self.run_name is None:

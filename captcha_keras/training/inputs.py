@@ -21,6 +21,14 @@ from captcha_keras.training.geometry import choose_geometry
 from captcha_keras.training.geometry import image_sizes
 
 
+def source_normalization(model):
+    """The `ImageNormalization` mode of a model (`"none"` without the layer)."""
+    from captcha_keras.models.normalization import ImageNormalization
+
+    modes = [layer.mode for layer in model.layers if isinstance(layer, ImageNormalization)]
+    return modes[0] if modes else "none"
+
+
 def resolve_inputs(config):
     """Settles what the flags left open, in place: the `--init-from` source's
     architecture and input, the folder data, the charset and label lengths.
@@ -36,10 +44,13 @@ def resolve_inputs(config):
         config.arch, config.width, config.height = source.arch, source.width, source.height
         config.grayscale = source.channels == 1
         config.keep_aspect = config.keep_aspect or source.keep_aspect
+        config.normalize = source_normalization(source_model) if config.normalize == "auto" else config.normalize
         print(
             f"Starting from {config.init_from}: {source.arch}, {source.width}x{source.height}, "
             f"{source.channels} channel(s), charset {source.charset!r}."
         )
+    if config.normalize == "auto":
+        config.normalize = "none"
     splits = None
     if config.init_from is None and config.data is None:
         config.width, config.height = config.width or SYNTHETIC_SIZE[0], config.height or SYNTHETIC_SIZE[1]

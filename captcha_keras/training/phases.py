@@ -15,12 +15,14 @@ import os
 import keras
 
 from captcha_keras.callbacks import AtomicModelCheckpoint
+from captcha_keras.callbacks import ConvergenceStop
 from captcha_keras.callbacks import CosineSchedule
 from captcha_keras.callbacks import EpochInfo
 from captcha_keras.callbacks import RunState
 from captcha_keras.callbacks import SequenceEvaluation
 from captcha_keras.callbacks import TimeBudget
 from captcha_keras.callbacks import read_state
+from captcha_keras.callbacks import stopping_patience
 from captcha_keras.callbacks import write_state
 from captcha_keras.data.targets import make_targets
 from captcha_keras.finetune import BEST
@@ -29,6 +31,8 @@ from captcha_keras.training.config import FINAL_FACTOR
 from captcha_keras.training.config import FINE_TUNE_FACTOR
 from captcha_keras.training.config import PHASE1_SHARE
 from captcha_keras.training.config import STATE
+from captcha_keras.training.distribute import SyncedClock
+from captcha_keras.training.distribute import clock_sync_callback
 
 
 def compile_model(model, family, charset, learning_rate):
@@ -96,6 +100,18 @@ def phase_schedule(config, phase, first_epoch, epochs, clock, start_minute):
     return CosineSchedule(start, end, first_epoch, epochs, clock, start_minute, phase_deadline(config, phase))
 
 
+def stopping_callback(config, phase, samples, verbose):
+    """How a phase ends early: `ConvergenceStop` for folder runs (`--stopping auto`, `converged`),
+    the reference's EarlyStopping on the validation loss for synthetic ones (`loss`)."""
+    start = config.min_epochs if phase == 1 else 0
+    rule = config.stopping if config.stopping != "auto" else ("converged" if config.data else "loss")
+    if rule == "loss":
+        return keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, start_from_epoch=start,
+                                             verbose=verbose)
+    return ConvergenceStop(samples, stopping_patience(samples, config.patience), start_from_epoch=start,
+                           verbose=verbose)
+
+
 def phase_callbacks(config, phase, validation, charset, best_so_far, clock, verbose, schedule=None, data=None):
     """The callbacks of one phase; order matters, since later ones read the logs
     that earlier ones add (sequence accuracy, learning rate)."""
@@ -120,18 +136,17 @@ def phase_callbacks(config, phase, validation, charset, best_so_far, clock, verb
         keras.callbacks.BackupAndRestore(
             os.path.join(config.run_dir, "backup", f"phase{phase}"), double_checkpoint=True
         ),
-        keras.callbacks.EarlyStopping(
-            monitor="val_loss",
-            patience=config.patience,
-            start_from_epoch=config.min_epochs if phase == 1 else 0,
-            verbose=verbose,
-        ),
+        stopping_callback(config, phase, len(texts), verbose),
         TimeBudget(clock, phase_deadline(config, phase), verbose=verbose),
         keras.callbacks.CSVLogger(os.path.join(config.log_dir, "training.csv"), append=True),
         checkpoint,
         keras.callbacks.TensorBoard(os.path.join(config.log_dir, "tensorboard")),
         RunState(os.path.join(config.run_dir, STATE), phase, checkpoint, clock),
     ]
+    if isinstance(clock, SyncedClock):
+        # First, so that the others read the value every worker agreed on.
+        callbacks.insert(0, clock_sync_callback(clock))
+        return callbacks if schedule is None else [callbacks[0], schedule, *callbacks[1:]]
     return callbacks if schedule is None else [schedule, *callbacks]
 
 
@@ -148,6 +163,7 @@ def run_phase(
     clock,
     start_minute=0.0,
     start_from=None,
+    distributed=None,
 ):
     """Fits one phase; returns `(epochs finished, best val_loss)`.
 
@@ -158,6 +174,9 @@ def run_phase(
     Args:
         start_from: str or None. A checkpoint to start from, loaded with its
             optimizer state (see `load_with_optimizer_state`).
+        distributed: `(input, steps)` of `distribute.distributed_batches`:
+            a distributed input of `train` to fit on instead, with its
+            steps per epoch (it calls `train.on_epoch_end` itself).
     """
     learning_rate = config.lr if phase == 1 else config.lr * FINE_TUNE_FACTOR
     compile_model(model, config.family, charset, learning_rate)
@@ -170,8 +189,11 @@ def run_phase(
         config, phase, validation, charset, best_so_far, clock, config.verbose, schedule, data=train
     )
     images, texts = validation
+    data, steps = (train, None) if distributed is None else distributed
     history = model.fit(
-        train,
+        data,
+        steps_per_epoch=steps,
+        shuffle=distributed is None,  # a distributed input comes in its seeded order
         initial_epoch=start_epoch,
         epochs=start_epoch + epochs,
         validation_data=(images, make_targets(texts, charset, config.family, config.max_length)),
@@ -187,12 +209,13 @@ def run_phase(
     return finished, checkpoint.best
 
 
-def run_phases(config, model, charset, train_data, validation, state, state_path, clock):
-    """The two phases on `train_data`, recording each in `state_path`."""
+def run_phases(config, model, charset, train_data, validation, state, state_path, clock, distributed=None):
+    """The two phases on `train_data` (or its `distributed` input), recording each in `state_path`."""
     phase1 = state.get("phase1")
     if phase1 is None:
         done, best = run_phase(
-            model, config, 1, train_data, validation, charset, 0, config.epochs, state.get("best"), clock
+            model, config, 1, train_data, validation, charset, 0, config.epochs, state.get("best"), clock,
+            distributed=distributed,
         )
         phase1 = {"epochs": done, "best": _finite(best), "minutes": round(clock.minutes(), 3)}
         state = dict(read_state(state_path), phase1=phase1)
@@ -219,6 +242,7 @@ def run_phases(config, model, charset, train_data, validation, state, state_path
             clock,
             phase1.get("minutes", clock.minutes()),
             start_from=os.path.join(config.run_dir, BEST),
+            distributed=distributed,
         )
         state = dict(read_state(state_path), phase2={"epochs": done, "best": _finite(best)})
         write_state(state_path, state)

@@ -1,5 +1,8 @@
 """A training run end to end: settle the inputs, run both phases, write the run folder."""
 
+import contextlib
+import dataclasses
+import hashlib
 import os
 import shutil
 
@@ -15,6 +18,15 @@ from captcha_keras.models import build_model
 from captcha_keras.precision import resolve_precision
 from captcha_keras.precision import set_precision
 from captcha_keras.training.config import STATE
+from captcha_keras.training.distribute import SyncedClock
+from captcha_keras.training.distribute import agree_to_start
+from captcha_keras.training.distribute import distributed_batches
+from captcha_keras.training.distribute import make_strategy
+from captcha_keras.training.distribute import replicas
+from captcha_keras.training.distribute import shadow_dirs
+from captcha_keras.training.distribute import strategy_name
+from captcha_keras.training.distribute import synchronize_batch_norms
+from captcha_keras.training.distribute import strategy_role
 from captcha_keras.training.inputs import initialise_from
 from captcha_keras.training.inputs import resolve_inputs
 from captcha_keras.training.phases import run_phases
@@ -33,20 +45,37 @@ def train(config):
     """
     from captcha_keras.reports import finish_run
 
-    # Every input is read and checked before --overwrite deletes anything.
-    refuse_existing_run(config)
-    splits, source_model, source = resolve_inputs(config)
-    prepare_run_dirs(config)
+    # First: logical devices and the multi-worker runtime exist only if set
+    # up before TensorFlow places anything.
+    strategy = make_strategy(config.distribute, config.cpu_replicas)
+    _, workers, chief = strategy_role(strategy)
+    multiworker = workers > 1
+    if not chief:
+        # Same steps as the chief, in folders of its own (`distribute.shadow_dirs`).
+        output_dir, logs_dir = shadow_dirs(config.run_name)
+        config = dataclasses.replace(config, output_dir=output_dir, logs_dir=logs_dir, overwrite=not config.resume)
+    if strategy is not None:
+        n = replicas(strategy)
+        print(f"Distributed ({strategy_name(strategy)}): {n} replicas on {workers} worker(s), global batch "
+              f"{config.batch_size} x {n} = {config.batch_size * n}; learning rate {config.lr:g}, not scaled."
+              + ("" if chief else f" Not the chief: writing to {config.run_dir}."))
+    try:
+        splits, source_model, source, state = _prepare_run(config)
+        failure = None
+    except (FileExistsError, FileNotFoundError, ValueError) as error:
+        if not multiworker:
+            raise
+        splits = source_model = source = None
+        state, failure = {}, error
+    if multiworker:
+        # Before the first collective of training: a worker that failed, or
+        # one that would resume from another epoch, stops them all instead of
+        # leaving the others waiting on it forever.
+        agree_to_start(strategy, failure, state)
     charset = Charset(config.charset)
     run_config = config.run_config()
-    run_config.save(config.run_dir)
-    if splits is not None:
-        write_heldout(config.run_dir, splits)
     state_path = os.path.join(config.run_dir, STATE)
-    state = read_state(state_path) if config.resume else {}
-    if config.resume and not state:
-        print(f"Nothing to resume in {config.run_dir}: starting from the beginning.")
-    clock = RunClock(state.get("minutes", 0.0))
+    clock = SyncedClock(strategy, state.get("minutes", 0.0)) if multiworker else RunClock(state.get("minutes", 0.0))
 
     def build():
         return build_model(
@@ -57,22 +86,29 @@ def train(config):
             channels=run_config.channels,
             min_length=config.min_length,
             max_length=config.max_length,
+            normalize=config.normalize,
         )
 
     policy = resolve_precision(config.precision)
-    check_recipe(state.get("recipe"), {"schedule": config.schedule, "precision": policy})
-    write_state(state_path, dict(read_state(state_path), recipe={"schedule": config.schedule, "precision": policy}))
     print(f"Precision: {policy}.")
     previous_policy = keras.mixed_precision.global_policy()
     set_precision(policy)
     try:
-        train_phases(config, build(), charset, splits, source_model, source, state, state_path, clock)
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            model = build() if strategy is None else synchronize_batch_norms(build())
+            train_phases(config, model, charset, splits, source_model, source, state, state_path, clock, strategy)
     finally:
         set_precision(previous_policy)
     # BackupAndRestore empties its folders when a phase ends; the run is done with them.
     shutil.rmtree(os.path.join(config.run_dir, "backup"), ignore_errors=True)
 
     best_model = save_float32(os.path.join(config.run_dir, BEST), build)
+    if multiworker:
+        # Equal on every worker when the replicas stayed in sync.
+        print(f"Weights fingerprint: {weights_fingerprint(model)}")
+    if not chief:
+        shutil.rmtree(os.path.dirname(config.output_dir), ignore_errors=True)
+        return None
     heldout = None
     if splits is not None:
         heldout = splits.test or splits.validation
@@ -82,15 +118,43 @@ def train(config):
     return config.run_dir
 
 
-def train_phases(config, model, charset, splits, source_model, source, state, state_path, clock):
+def _prepare_run(config):
+    """Reads and checks every input, then makes the run folder; returns `(splits, source_model, source, state)`."""
+    # Every input is read and checked before --overwrite deletes anything.
+    refuse_existing_run(config)
+    splits, source_model, source = resolve_inputs(config)
+    prepare_run_dirs(config)
+    config.run_config().save(config.run_dir)
+    if splits is not None:
+        write_heldout(config.run_dir, splits)
+    state_path = os.path.join(config.run_dir, STATE)
+    state = read_state(state_path) if config.resume else {}
+    if config.resume and not state:
+        print(f"Nothing to resume in {config.run_dir}: starting from the beginning.")
+    recipe = {"schedule": config.schedule, "precision": resolve_precision(config.precision)}
+    check_recipe(state.get("recipe"), recipe)
+    write_state(state_path, dict(read_state(state_path), recipe=recipe))
+    return splits, source_model, source, state
+
+
+def train_phases(config, model, charset, splits, source_model, source, state, state_path, clock, strategy=None):
     """Phase 1, then phase 2 from phase 1's best weights; skips what `state`
     says is done (a resume)."""
     if source_model is not None:
         initialise_from(model, source_model, source, charset)
     train_data, images, texts = make_data(config, charset, splits)
+    distributed = distributed_batches(strategy, train_data) if strategy is not None else None
     try:
-        run_phases(config, model, charset, train_data, (images, texts), state, state_path, clock)
+        run_phases(config, model, charset, train_data, (images, texts), state, state_path, clock, distributed)
     finally:
         # Stops the processes that draw the synthetic pool.
         if hasattr(train_data, "close"):
             train_data.close()
+
+
+def weights_fingerprint(model):
+    """A short hash of a model's weights: equal across workers that trained in sync."""
+    digest = hashlib.sha1()
+    for weight in model.get_weights():
+        digest.update(weight.tobytes())
+    return digest.hexdigest()[:16]

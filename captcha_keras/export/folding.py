@@ -1,7 +1,4 @@
-"""Exporting trained models for serving without this package's training code."""
-
-import os
-import shutil
+"""Folding batch normalizations into the convolutions before them, for serving."""
 
 
 def _folded_pairs(model):
@@ -58,7 +55,6 @@ def fold_batch_norms(model):
     """
     import keras
     import numpy as np
-    from keras import layers
 
     _Folded = _passthrough_layer()
     pairs = _folded_pairs(model)
@@ -89,74 +85,3 @@ def fold_batch_norms(model):
         scale = gamma / np.sqrt(norm.moving_variance.numpy() + norm.epsilon)
         target.set_weights([kernel * scale, (bias - norm.moving_mean.numpy()) * scale + beta])
     return copy
-
-
-def export_savedmodel(model, path):
-    """Exports a TF SavedModel whose `serve` takes 0-255 float32 images.
-
-    `serve` (also the `serving_default` signature) takes a float32 batch
-    `(n, height, width, channels)` and returns what the Keras model returns:
-    a tensor (CTC) or a dict of tensors by output name (multi-head).
-
-    Written with `tf.saved_model.save` rather than `model.export`, which on
-    Keras 3 stores every weight twice (keras-team/keras#23553): twice the
-    disk and twice the memory in every process that loads the model. Batch
-    normalizations are folded into their convolutions first
-    (`fold_batch_norms`), which serves faster on a CPU.
-
-    Args:
-        model: `keras.Model`. A trained model (its first layer rescales).
-        path: str. Output folder; replaced if it exists.
-
-    Returns:
-        `path`.
-    """
-    import tensorflow as tf
-
-    model = fold_batch_norms(model)
-    module = tf.Module()
-    # The very `tf.Variable`s the traced function captures: tracking these,
-    # not the Keras wrappers around them, is what lets the checkpoint write
-    # each weight once.
-    module.model_variables = [variable.value for variable in model.variables]
-    spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="images")
-
-    @tf.function(input_signature=[spec])
-    def serve(images):
-        return model(images, training=False)
-
-    module.serve = serve
-    # Written beside the target and swapped in: a failed export keeps the old one.
-    temporary = f"{path.rstrip(os.sep)}.tmp"
-    if os.path.exists(temporary):
-        shutil.rmtree(temporary)
-    tf.saved_model.save(module, temporary, signatures={"serving_default": serve})
-    if os.path.exists(path):
-        shutil.rmtree(path)
-    os.replace(temporary, path)
-    return path
-
-
-def reexport_run(run_dir):
-    """Writes a run's `savedmodel/` anew from its `best.keras`.
-
-    For runs exported before the batch norms were folded, or whose
-    SavedModel was lost; the old SavedModel stays until the new one is
-    written.
-
-    Returns:
-        The SavedModel's path.
-
-    Raises:
-        FileNotFoundError: when the run has no `best.keras`.
-    """
-    import keras
-
-    from captcha_keras.finetune import BEST
-    from captcha_keras.prediction import SAVEDMODEL_DIR
-
-    best = os.path.join(run_dir, BEST)
-    if not os.path.isfile(best):
-        raise FileNotFoundError(f"{run_dir} has no {BEST}: is it a run folder?")
-    model = keras.models.load_model(best, compile=False)
-    return export_savedmodel(model, os.path.join(run_dir, SAVEDMODEL_DIR))
