@@ -107,6 +107,12 @@ def test_convergence_stop_decisions(history, expected):
     assert stop_epoch(history) == expected
 
 
+def test_a_perfect_read_of_a_small_validation_set_is_not_enough_to_stop():
+    perfect = [(1.0, 0.1)] * 6
+    assert stop_epoch(perfect, samples=40, patience=stopping_patience(40)) is None
+    assert stop_epoch(perfect, samples=300) == 2
+
+
 def test_convergence_stop_waits_for_start_from_epoch():
     perfect = [(1.0, 0.1)] * 6
     assert stop_epoch(perfect) == 2
