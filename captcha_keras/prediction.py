@@ -86,6 +86,7 @@ class Predictor:
         config = RunConfig.load(run_dir)
         predictor = cls(config, load_runtime(run_dir, format, threads), strategy, beam_width)
         predictor.format = format
+        predictor.run_dir = run_dir
         return predictor
 
     def preprocess(self, source, max_pixels=None, formats=None):

@@ -91,7 +91,7 @@ class Reader:
                  max_pixels=DEFAULT_MAX_PIXELS, formats=READ_FORMATS, format=None):
         found = find_run(model)
         self.predictor = Predictor.load(found, strategy=decoder, beam_width=beam_width, format=format)
-        self.path = split_model_path(found)[0] if split_model_path(found) else found
+        self.path = self.predictor.run_dir
         self.name = os.path.basename(os.path.normpath(self.path))
         self.alternatives = alternatives
         self.max_pixels = max_pixels
