@@ -212,6 +212,10 @@ def test_label_three_images_with_the_keyboard(page, label_dir):
     # 3. Skip the third, then go back to it and skip again.
     third = current()
     page.keyboard.press("PageDown")
+    assert page.locator("#label-caption").inner_text().startswith("Every image")
+    # Let a frame render: a disabled field loses the focus then, and PageUp must still work.
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    assert page.evaluate("() => document.getElementById('panel-label').contains(document.activeElement)")
     page.keyboard.press("PageUp")
     assert current() == third
     page.keyboard.press("PageDown")

@@ -218,6 +218,9 @@ function showLabelItem() {
     $("label-caption").textContent = "Every image of the folder is labelled.";
     input.value = "";
     input.disabled = true;
+    // A disabled field loses the focus, and keys pressed on the page body would
+    // never reach this panel: Back keeps PageUp working after the last skip.
+    $("label-back").focus();
     return;
   }
   input.disabled = false;
