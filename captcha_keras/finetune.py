@@ -66,3 +66,47 @@ def transfer_weights(source, target, reset=()):
         layer.set_weights(old)
         copied.append(layer.name)
     return copied, rebuilt
+
+
+def class_map(source_charset, target_charset, extra_classes, source_extra_classes=None):
+    """For each output class of a target model, the source class it starts from, or -1.
+
+    Classes are the charset's characters, then `extra_classes` more (the CTC
+    blank; multi-head's "no character"), which map onto the source's extra
+    classes where it has them (`source_extra_classes`, default the same).
+
+    Example:
+
+    >>> class_map("ABC", "CAZ", 1)
+    [2, 0, -1, 3]
+    >>> class_map("AB", "BA", 1, source_extra_classes=0)
+    [1, 0, -1]
+    """
+    if source_extra_classes is None:
+        source_extra_classes = extra_classes
+    index = {c: i for i, c in enumerate(source_charset)}
+    mapped = [index.get(c, -1) for c in target_charset]
+    return mapped + [len(source_charset) + k if k < source_extra_classes else -1 for k in range(extra_classes)]
+
+
+def transfer_output_classes(source_layer, target_layer, mapping):
+    """Copies the weights of the classes two charsets share into a rebuilt output layer.
+
+    A model that already reads `A` keeps reading it when the charset changes:
+    its column of the softmax layer moves to the new position, and only the
+    characters new to it start from the fresh initialisation. Returns how many
+    classes were copied.
+    """
+    old = source_layer.get_weights()
+    new = target_layer.get_weights()
+    if len(old) != len(new) or any(a.shape[:-1] != b.shape[:-1] for a, b in zip(old, new)):
+        return 0
+    copied = 0
+    for target, source in enumerate(mapping):
+        if source < 0:
+            continue
+        for a, b in zip(old, new):
+            b[..., target] = a[..., source]
+        copied += 1
+    target_layer.set_weights(new)
+    return copied

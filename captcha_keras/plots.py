@@ -103,7 +103,10 @@ def plot_time_to_accuracy(curves, out_path, targets=(0.99, 0.995), highlight=Non
 
 
 def prediction_figure(images, truths, predictions, confidences=None, columns=4, title=None):
-    """A grid of images titled with their predictions: green when right, red when wrong."""
+    """A grid of images titled with their predictions: green when right, red when wrong.
+
+    With `truths=None`, the titles are the `predictions` (labels) in black.
+    """
     count = len(images)
     rows = max(1, -(-count // columns))
     fig, axes = plt.subplots(rows, columns, figsize=(columns * 2.6, rows * 1.7), squeeze=False)
@@ -113,12 +116,12 @@ def prediction_figure(images, truths, predictions, confidences=None, columns=4, 
             continue
         image = np.asarray(images[i])
         ax.imshow(image[..., 0] if image.shape[-1] == 1 else image.astype("uint8"), cmap="gray", vmin=0, vmax=255)
-        right = truths[i] == predictions[i]
+        right = truths is None or truths[i] == predictions[i]
         # An empty reading (all blanks) would otherwise show as nothing at all.
         text = f"{predictions[i] or '(empty)'}" + (f" ({confidences[i]:.2f})" if confidences is not None else "")
         if not right:
             text += f"\ntrue: {truths[i]}"
-        ax.set_title(text, color=RIGHT if right else WRONG, fontsize=9)
+        ax.set_title(text, color="black" if truths is None else RIGHT if right else WRONG, fontsize=9)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -11,11 +11,14 @@ import os
 import numpy as np
 
 from captcha_keras.decoding import decode_outputs
+from captcha_keras.decoding import head_list
 from captcha_keras.images import ImageError
 from captcha_keras.images import array_to_image
 from captcha_keras.images import list_images
 from captcha_keras.images import load_image
 from captcha_keras.images import to_model_input
+from captcha_keras.reading import allowed_indices
+from captcha_keras.reading import mask_outputs
 from captcha_keras.run_config import RunConfig
 from captcha_keras.runtimes import FORMATS
 from captcha_keras.runtimes import available_formats
@@ -58,6 +61,36 @@ class Predictor:
         self.strategy = strategy
         self.beam_width = beam_width
         self.format = "savedmodel"
+        self.lengths = (config.min_length, config.max_length)
+        self._allowed = None
+
+    def restrict(self, characters=None, lengths=None):
+        """Reads only `characters` (a subset of the charset), and texts of `lengths` only.
+
+        For a model trained on more than a set has: the base model on
+        captchas of capitals and digits never answers a lower-case letter.
+        The other characters are masked before decoding (`mask_outputs`, as
+        `Reader.read(allowed=...)`).
+
+        Each call replaces the last one's restrictions.
+
+        Args:
+            characters: str or None. The characters to keep; None keeps all.
+            lengths: `(min, max)` within the run's lengths, or None for the run's.
+
+        Returns:
+            self.
+        """
+        self._allowed = None if characters is None else allowed_indices(characters, self.charset)
+        self.lengths = (self.config.min_length, self.config.max_length)
+        if lengths is not None:
+            low, high = lengths
+            if not self.config.min_length <= low <= high <= self.config.max_length:
+                raise ValueError(f"Lengths {low}-{high} are outside the run's {self.config.length}.")
+            if self.config.family != "ctc" and (low, high) != (self.config.min_length, self.config.max_length):
+                raise ValueError("A multi-head model's length is fixed by its heads.")
+            self.lengths = (low, high)
+        return self
 
     @classmethod
     def load(cls, run_dir, strategy="greedy", beam_width=10, format=None, threads=None):
@@ -133,8 +166,12 @@ class Predictor:
     def predict_arrays(self, images):
         """Reads a batch of uint8 `(n, height, width, channels)` arrays."""
         outputs = self.outputs(images)
-        lengths = (self.config.min_length, self.config.max_length)
-        decoded = decode_outputs(outputs, self.config.family, self.charset, self.strategy, self.beam_width, lengths)
+        if self._allowed is not None:
+            family = self.config.family
+            outputs = mask_outputs(outputs if family == "ctc" else head_list(outputs), family, self.charset,
+                                   self._allowed)
+        decoded = decode_outputs(outputs, self.config.family, self.charset, self.strategy, self.beam_width,
+                                 self.lengths)
         return [Prediction(text, confidence) for text, confidence in decoded]
 
     def predict(self, sources):

@@ -18,8 +18,9 @@ from captcha_keras.prediction import Predictor
 METRICS_FILE = "metrics.json"
 
 
-def draw_test_set(run_config, samples, seed, workers=2, batch_size=250):
-    """Fresh captchas from the test stream of `seed`, drawn as the run was trained."""
+def draw_test_set(run_config, samples, seed, workers=2, batch_size=250, style=None):
+    """Fresh captchas from the test stream of `seed`, drawn as the run was trained
+    (in its style, or `style`)."""
     batch_size = min(batch_size, samples)
     data = SyntheticCaptchas(
         charset=run_config.charset,
@@ -32,18 +33,19 @@ def draw_test_set(run_config, samples, seed, workers=2, batch_size=250):
         batch_size=batch_size,
         steps=-(-samples // batch_size),
         family=None,
+        style=style or run_config.style,
     )
     images, texts = draw_batches(data, workers=workers, progress="test captchas")
     return images[:samples], texts[:samples]
 
 
-def evaluate_synthetic(predictor, samples, seed, workers=2, batch_size=256):
+def evaluate_synthetic(predictor, samples, seed, workers=2, batch_size=256, style=None):
     """Scores a predictor on `samples` fresh test captchas.
 
     Returns:
         `(scores, images, texts, predictions)`; scores as `evaluation.score`.
     """
-    images, texts = draw_test_set(predictor.config, samples, seed, workers)
+    images, texts = draw_test_set(predictor.config, samples, seed, workers, style=style)
     return evaluate_arrays(predictor, images, texts, batch_size)
 
 

@@ -24,6 +24,8 @@ class RunConfig:
         channels: int. 1 (grayscale) or 3 (RGB).
         keep_aspect: bool. Pad images to the input's aspect ratio before
             resizing them (folder data); False stretches them.
+        style: str. The synthetic style it trained on (`styles.STYLE_CHOICES`):
+            what its synthetic test captchas are drawn in.
     """
 
     arch: str
@@ -35,6 +37,7 @@ class RunConfig:
     max_length: int = 4
     channels: int = 3
     keep_aspect: bool = False
+    style: str = "captcha"
 
     @property
     def grayscale(self):

@@ -9,6 +9,7 @@ import json
 
 from captcha_keras.cli.flags import HelpFormatter
 from captcha_keras.cli.flags import add_serving_precision_flag
+from captcha_keras.data.styles import STYLE_CHOICES
 
 
 def parse_args(argv=None):
@@ -19,15 +20,20 @@ def parse_args(argv=None):
     p.add_argument("--strict", action="store_true", help="with --data: stop on bad files instead of skipping them")
     p.add_argument("--samples", type=int, default=2000, help="fresh captchas to score")
     p.add_argument("--seed", type=int, default=12345, help="seed of the test stream")
+    p.add_argument("--style", choices=STYLE_CHOICES, help="draw this synthetic style instead of the run's")
     p.add_argument("--workers", type=int, default=2, help="processes drawing captchas")
     p.add_argument("--decoder", default="greedy", choices=("greedy", "beam_search"), help="CTC decoding")
     add_serving_precision_flag(p)
+    p.add_argument("--restrict-charset",
+                   help="read only these characters (a subset of the model's): a base model on a set with fewer")
+    p.add_argument("--restrict-length", help="read only texts of this length, e.g. 6 or 4-6 (CTC models)")
     p.add_argument("--json", help="also write the scores to this file")
     p.add_argument("--errors-png", help="also draw a grid of the wrong predictions here")
     return p.parse_args(argv)
 
 
 def main(argv=None):
+    from captcha_keras.charset import parse_length
     from captcha_keras.cli.flags import fail
     from captcha_keras.evaluation import confusions
     from captcha_keras.precision import set_serving_precision
@@ -43,6 +49,8 @@ def main(argv=None):
     precision = set_serving_precision(args.precision)
     try:
         predictor = Predictor.load(args.model, strategy=args.decoder)
+        lengths = parse_length(args.restrict_length) if args.restrict_length else None
+        predictor.restrict(args.restrict_charset, lengths)
     except (FileNotFoundError, ValueError, OSError) as error:
         fail(error)
     if args.data:
@@ -53,9 +61,13 @@ def main(argv=None):
         scores.update(model=args.model, data=args.data, decoder=args.decoder, precision=precision)
         source = args.data
     else:
-        scores, images, texts, predictions = evaluate_synthetic(predictor, args.samples, args.seed, args.workers)
-        scores.update(model=args.model, seed=args.seed, decoder=args.decoder, precision=precision)
+        scores, images, texts, predictions = evaluate_synthetic(predictor, args.samples, args.seed, args.workers,
+                                                                style=args.style)
+        scores.update(model=args.model, seed=args.seed, decoder=args.decoder, precision=precision,
+                      style=args.style or predictor.config.style)
         source = f"fresh captchas, seed {args.seed}"
+    if args.restrict_charset or args.restrict_length:
+        scores.update(restrict_charset=args.restrict_charset, restrict_length=args.restrict_length)
     predicted = [p.text for p in predictions]
     scores["confusions"] = [[t, p, n] for (t, p), n in confusions(texts, predicted)]
     print(f"model: {args.model}")
@@ -91,7 +103,7 @@ def evaluate_folder(predictor, args):
         raise DataError(f"{len(missing)} files of {args.only} are not usable images of {args.data}: {sorted(missing)[:5]}")
     if data.problems:
         print(data.summary())
-    outside = sum(bool(set(t) - set(c.charset)) for t in data.texts)
+    outside = sum(bool(set(t) - set(args.restrict_charset or c.charset)) for t in data.texts)
     if outside:
         print(f"note: {outside} labels use characters the model does not know; they count as errors.")
     return evaluate_arrays(predictor, data.images, data.texts)

@@ -5,6 +5,7 @@ import sys
 
 from captcha_keras.charset import DEFAULT_CHARSET
 from captcha_keras.charset import PRESETS
+from captcha_keras.data.styles import STYLE_CHOICES
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -83,6 +84,10 @@ def training_parser(family, description):
                    "0 and O when the charset has both (the captcha package's font draws them alike), none, "
                    "or literal characters; validation and test stay uniform")
     p.add_argument("--emphasis", type=float, default=d.emphasis, help="how much more often --emphasize draws")
+    p.add_argument("--style", default=d.style, choices=STYLE_CHOICES,
+                   help="what synthetic captchas look like: captcha = the captcha package as it comes; fonts, "
+                   "clean, noisy, hollow, dotted, arith (arithmetic questions) = one style of docs/styles.md; "
+                   "mix = each image in one of them (arith only when the charset spells 0-9+-=?)")
     p.add_argument("--max-minutes", type=float, default=d.max_minutes,
                    help="wall-clock budget of the run (phase 1 gets 75%%); 0: no limit")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of the training, validation and test streams")

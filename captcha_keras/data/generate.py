@@ -71,6 +71,7 @@ def generate_folder(
     force=False,
     batch_size=128,
     progress=True,
+    style="captcha",
 ):
     """Writes `count` synthetic captchas to a folder as `<label>_<index>.png`.
 
@@ -97,6 +98,8 @@ def generate_folder(
             of the same name are replaced). Defaults to False.
         batch_size: int. Images per drawn batch. Defaults to 128.
         progress: bool. Show a progress bar. Defaults to True.
+        style: str. `"captcha"`, a style of `data.styles`, or `"mix"`.
+            Defaults to `"captcha"`.
 
     Returns:
         A `GenerateResult`.
@@ -119,7 +122,7 @@ def generate_folder(
     steps = math.ceil(count / batch_size)
     dataset = SyntheticCaptchas(
         charset=charset, width=width, height=height, length=length, batch_size=batch_size, steps=steps,
-        seed=seed, stream=stream, grayscale=grayscale, family=None,
+        seed=seed, stream=stream, grayscale=grayscale, family=None, style=style,
     )
     unsafe = sorted(set(dataset.charset.characters) & set(UNSAFE_IN_NAMES))
     blank = sorted(c for c in dataset.charset.characters if c.isspace())

@@ -1,4 +1,4 @@
-"""Synthetic captchas drawn with the `captcha` package, as a Keras PyDataset."""
+"""Synthetic captchas drawn with the `captcha` package (and `styles`), as a Keras PyDataset."""
 
 import contextlib
 import random
@@ -12,6 +12,10 @@ from captcha.image import ImageCaptcha
 
 from captcha_keras.charset import Charset
 from captcha_keras.charset import parse_length
+from captcha_keras.data.styles import arithmetic_text
+from captcha_keras.data.styles import check_style
+from captcha_keras.data.styles import mix_styles
+from captcha_keras.data.styles import render_style
 from captcha_keras.data.targets import make_targets
 from captcha_keras.data.texts import character_weights
 from captcha_keras.data.texts import random_texts
@@ -58,6 +62,11 @@ class _SeedableSecrets:
 _SECRETS = _SeedableSecrets()
 captcha.image.secrets = _SECRETS
 
+
+def seeded_captcha_randomness(seed):
+    """A context in which `captcha.image` draws its randomness from `seed`."""
+    return _SECRETS.seeded(seed)
+
 _GENERATORS = threading.local()
 
 # Independent streams of one seed: training, validation and test data never
@@ -80,7 +89,7 @@ def _generator(width, height, fonts, font_sizes):
     return cache[key]
 
 
-def render_captcha(text, seed, width=128, height=64, grayscale=False, fonts=None, font_sizes=None):
+def render_captcha(text, seed, width=128, height=64, grayscale=False, fonts=None, font_sizes=None, style="captcha"):
     """Draws one captcha, the same pixels for the same arguments.
 
     Args:
@@ -92,6 +101,8 @@ def render_captcha(text, seed, width=128, height=64, grayscale=False, fonts=None
         fonts: list of str. TTF files; defaults to the package's DroidSansMono.
         font_sizes: tuple of int. Font sizes to pick from; defaults to the
             package's `(42, 50, 56)`.
+        style: str. One of `styles.STYLES`; `"captcha"` (the default) is the
+            package as it comes, with `fonts` and `font_sizes`.
 
     Returns:
         A uint8 array of shape `(height, width, 1 or 3)`.
@@ -101,9 +112,12 @@ def render_captcha(text, seed, width=128, height=64, grayscale=False, fonts=None
     >>> render_captcha("AB12", seed=0).shape
     (64, 128, 3)
     """
-    generator = _generator(width, height, fonts, font_sizes)
-    with _SECRETS.seeded(seed):
-        image = generator.generate_image(text)
+    if style == "captcha":
+        generator = _generator(width, height, fonts, font_sizes)
+        with _SECRETS.seeded(seed):
+            image = generator.generate_image(text)
+    else:
+        image = render_style(style, text, seed, width, height)
     image = image.convert("L" if grayscale else "RGB")
     array = np.asarray(image, dtype="uint8")
     return array[..., None] if grayscale else array
@@ -137,6 +151,10 @@ class SyntheticCaptchas(keras.utils.PyDataset):
             (in the package's font, 0 and O are drawn the same size). Use it
             for training streams only; scores are taken on uniform labels.
         emphasis: float. Defaults to 1.0 (uniform).
+        style: str. `"captcha"` (the package as it comes, the default), one
+            of `styles.STYLES`, or `"mix"`: each image in a style drawn from
+            `styles.mix_styles`. `"arith"` draws arithmetic questions as the
+            labels (the charset must spell them).
         **kwargs: `workers`, `use_multiprocessing`, `max_queue_size`, passed
             to `keras.utils.PyDataset`.
 
@@ -164,6 +182,7 @@ class SyntheticCaptchas(keras.utils.PyDataset):
         font_sizes=None,
         emphasize="",
         emphasis=1.0,
+        style="captcha",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -182,6 +201,8 @@ class SyntheticCaptchas(keras.utils.PyDataset):
         self.fonts = fonts
         self.font_sizes = font_sizes
         self.weights = character_weights(self.charset.characters, emphasize, emphasis)
+        check_style(style, self.charset.characters, self.min_length, self.max_length)
+        self.style = style
 
     @property
     def channels(self):
@@ -190,13 +211,25 @@ class SyntheticCaptchas(keras.utils.PyDataset):
     def __len__(self):
         return self.steps
 
-    def draw_batch(self, index):
-        """Returns `(uint8 images, label texts)` of batch `index`."""
+    def plan_batch(self, index):
+        """What batch `index` draws, before drawing it: `(texts, seeds, styles)`."""
         rng = np.random.default_rng([self.seed, STREAMS[self.stream], index])
         texts = random_texts(
             rng, self.batch_size, self.charset.characters, self.min_length, self.max_length, self.weights
         )
         seeds = rng.integers(0, 2**63, size=self.batch_size)
+        styles = self.draw_styles(rng)
+        # Arithmetic images show a question, not random characters (drawn
+        # after the seeds, so that the other images of a batch keep theirs).
+        texts = [
+            arithmetic_text(rng, self.min_length, self.max_length) if style == "arith" else text
+            for text, style in zip(texts, styles)
+        ]
+        return texts, seeds, styles
+
+    def draw_batch(self, index):
+        """Returns `(uint8 images, label texts)` of batch `index`."""
+        texts, seeds, styles = self.plan_batch(index)
         images = np.stack(
             [
                 render_captcha(
@@ -207,11 +240,19 @@ class SyntheticCaptchas(keras.utils.PyDataset):
                     self.grayscale,
                     self.fonts,
                     self.font_sizes,
+                    style,
                 )
-                for text, seed in zip(texts, seeds)
+                for text, seed, style in zip(texts, seeds, styles)
             ]
         )
         return images, texts
+
+    def draw_styles(self, rng):
+        """The style of each image of a batch (after its texts and seeds, from the batch's `rng`)."""
+        if self.style != "mix":
+            return [self.style] * self.batch_size
+        choices = mix_styles(self.charset.characters, self.min_length, self.max_length)
+        return [choices[i] for i in rng.integers(0, len(choices), size=self.batch_size)]
 
     def __getitem__(self, index):
         if not 0 <= index < self.steps:

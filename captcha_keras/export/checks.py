@@ -87,7 +87,8 @@ def calibration_images(config, samples, data=None):
         batch = min(250, samples)
         stream = SyntheticCaptchas(config.charset, config.width, config.height, (config.min_length, config.max_length),
                                    grayscale=config.grayscale, seed=CALIBRATION_SEED, stream="train",
-                                   batch_size=batch, steps=-(-samples // batch), family=None)
+                                   batch_size=batch, steps=-(-samples // batch), family=None,
+                                   style=config.style)
         images, _ = draw_batches(stream, progress=None)
         images = images[:samples]
     return lambda: (images[i : i + 1].astype("float32") for i in range(len(images)))

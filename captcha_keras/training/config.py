@@ -6,6 +6,7 @@ import os
 
 from captcha_keras.charset import Charset
 from captcha_keras.charset import parse_length
+from captcha_keras.data.styles import STYLE_CHOICES
 from captcha_keras.precision import PRECISIONS
 from captcha_keras.run_config import RunConfig
 from captcha_keras.training.distribute import STRATEGIES
@@ -100,6 +101,8 @@ class TrainConfig:
             (`training.distribute`); `batch_size` is per replica.
         cpu_replicas: int or None. With `"mirrored"`: mirror over this many
             logical CPU devices (trying the multi-device path without GPUs).
+        style: str. What the synthetic streams draw: `"captcha"` (the
+            package as it comes), a style of `data.styles`, or `"mix"`.
     """
 
     family: str = "ctc"
@@ -146,6 +149,7 @@ class TrainConfig:
     cpu_replicas: int = None
     normalize: str = "auto"
     stopping: str = "auto"
+    style: str = "captcha"
 
     def __post_init__(self):
         # Imported here: the registry pulls in Keras, and `--help` should not wait for it.
@@ -172,6 +176,8 @@ class TrainConfig:
                              f"Received: {self.normalize!r}")
         if self.stopping not in ("auto", "loss", "converged"):
             raise ValueError(f"Unknown --stopping. Expected auto, loss or converged. Received: {self.stopping!r}")
+        if self.style not in STYLE_CHOICES:
+            raise ValueError(f"Unknown --style. Expected one of {', '.join(STYLE_CHOICES)}. Received: {self.style!r}")
         if self.distribute not in STRATEGIES:
             raise ValueError(f"Unknown --distribute. Expected one of {STRATEGIES}. Received: {self.distribute!r}")
         if self.cpu_replicas is not None and (self.cpu_replicas < 1 or self.distribute != "mirrored"):
@@ -213,4 +219,5 @@ class TrainConfig:
             max_length=self.max_length,
             channels=1 if self.grayscale else 3,
             keep_aspect=self.keep_aspect,
+            style=self.style,
         )

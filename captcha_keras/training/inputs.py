@@ -10,10 +10,13 @@ from captcha_keras.data.labels import characters_outside
 from captcha_keras.data.labels import labels_charset
 from captcha_keras.data.labels import suspicious_labels
 from captcha_keras.data.splits import load_splits
+from captcha_keras.data.styles import check_style
 from captcha_keras.data.texts import character_weights
 from captcha_keras.data.texts import resolve_emphasis
+from captcha_keras.finetune import class_map
 from captcha_keras.finetune import load_source
 from captcha_keras.finetune import output_layer_names
+from captcha_keras.finetune import transfer_output_classes
 from captcha_keras.finetune import transfer_weights
 from captcha_keras.training.geometry import SYNTHETIC_SIZE
 from captcha_keras.training.geometry import check_time_steps
@@ -41,7 +44,13 @@ def resolve_inputs(config):
         source_model, source = load_source(config.init_from)
         if source.family != config.family:
             raise ValueError(f"--init-from {config.init_from} is a {source.family} run; this trains {config.family}.")
-        config.arch, config.width, config.height = source.arch, source.width, source.height
+        config.arch = source.arch
+        # The recurrent layers read whole columns of the source's height, so the height
+        # stays; the convolutions and GRUs take any width, so a folder run keeps
+        # its images' aspect ratio at that height (choose_input_size).
+        config.height = config.height or source.height
+        if config.data is None or config.family != "ctc":  # a multi-head model's Flatten fixes its width
+            config.width = config.width or source.width
         config.grayscale = source.channels == 1
         config.keep_aspect = config.keep_aspect or source.keep_aspect
         config.normalize = source_normalization(source_model) if config.normalize == "auto" else config.normalize
@@ -93,6 +102,7 @@ def resolve_inputs(config):
         config.min_length, config.max_length = parse_length(config.length)
     config.emphasize = resolve_emphasis(config.emphasize, config.charset)
     character_weights(config.charset, config.emphasize, config.emphasis)  # refuses bad ones now, not after --overwrite
+    check_style(config.style, config.charset, config.min_length, config.max_length)
     return splits, source_model, source
 
 
@@ -121,7 +131,21 @@ def warn_about_labels(texts):
 
 
 def initialise_from(model, source_model, source, charset):
-    """Copies the source run's weights; the output layer starts afresh when the charset differs."""
-    reset = output_layer_names(model) if source.charset != charset.characters else ()
-    copied, rebuilt = transfer_weights(source_model, model, reset)
+    """Copies the source run's weights. When the charset differs, the output
+    layers are rebuilt, with the classes of the characters both charsets have
+    copied to their new places (`transfer_output_classes`)."""
+    outputs = output_layer_names(model) if source.charset != charset.characters else set()
+    copied, rebuilt = transfer_weights(source_model, model, outputs)
     print(f"--init-from: copied the weights of {len(copied)} layers; freshly initialised: {', '.join(rebuilt) or 'none'}.")
+    source_names = {layer.name for layer in source_model.layers}
+    for name in sorted(outputs & source_names):
+        # The special class after the charset: the CTC blank, or multi-head's
+        # "no character", which a fixed-length multi-head model does not have.
+        extra = model.get_layer(name).output.shape[-1] - len(charset.characters)
+        source_extra = source_model.get_layer(name).output.shape[-1] - len(source.charset)
+        mapping = class_map(source.charset, charset.characters, extra, source_extra)
+        shared = transfer_output_classes(source_model.get_layer(name), model.get_layer(name), mapping)
+        if shared:
+            characters = sum(m >= 0 for m in mapping[: len(charset.characters)])
+            print(f"--init-from: {name} starts from the source's weights for {characters} of its "
+                  f"{len(charset.characters)} characters.")

@@ -131,7 +131,7 @@ def _prepare_run(config):
     state = read_state(state_path) if config.resume else {}
     if config.resume and not state:
         print(f"Nothing to resume in {config.run_dir}: starting from the beginning.")
-    recipe = {"schedule": config.schedule, "precision": resolve_precision(config.precision)}
+    recipe = {"schedule": config.schedule, "precision": resolve_precision(config.precision), "style": config.style}
     check_recipe(state.get("recipe"), recipe)
     write_state(state_path, dict(read_state(state_path), recipe=recipe))
     return splits, source_model, source, state

@@ -17,6 +17,7 @@ def synthetic_settings(config, charset):
         grayscale=config.grayscale,
         seed=config.seed,
         batch_size=config.batch_size,
+        style=config.style,
     )
 
 

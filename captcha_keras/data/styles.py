@@ -1,0 +1,355 @@
+"""Captcha looks beyond the `captcha` package's one: fonts, colours, strokes, noise, arithmetic.
+
+Every style draws one image from `(text, seed, width, height)` alone, with a
+`random.Random(seed)` (and the package's seeded `secrets` stand-in for the
+`captcha`-based styles), so a stream stays a pure function of its seed.
+
+Styles (`STYLES`; `--style mix` draws each image in one of `MIX`):
+
+- `captcha`: the `captcha` package as it comes (DroidSansMono, its noise).
+- `fonts`: the `captcha` package with one of `FONTS` per image and its drawing
+  parameters varied (rotation, warp, spacing, dots and arcs), some inverted
+  to light-on-dark, drawn at aspect ratios from 2:1 to 4.5:1.
+- `clean`: glyphs laid out by this module: solid, per-character or one colour,
+  light or dark, plain or gradient backgrounds, a wave sometimes.
+- `noisy`: `clean` under lines, a grid, speckles and arcs.
+- `hollow`: outlined glyphs.
+- `dotted`: glyphs drawn as a dot screen.
+- `arith`: arithmetic captchas (`3+8=?`, `12-5=`), whose text is the question
+  (`arithmetic_answer` computes the answer).
+
+Every style but `captcha` may then be blurred and JPEG-compressed (`_finish`).
+"""
+
+import io
+import os
+import random
+import re
+import string
+import threading
+
+import numpy as np
+from PIL import Image
+from PIL import ImageDraw
+from PIL import ImageFilter
+from PIL import ImageFont
+from PIL import ImageOps
+
+FONT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fonts")
+FONT_NAMES = (
+    "DejaVuSans",
+    "DejaVuSans-Bold",
+    "DejaVuSans-Oblique",
+    "DejaVuSans-ExtraLight",
+    "DejaVuSansCondensed-Bold",
+    "DejaVuSansMono",
+    "DejaVuSansMono-BoldOblique",
+    "DejaVuSerif",
+    "DejaVuSerif-Bold",
+    "DejaVuSerif-Italic",
+    "DejaVuSerifCondensed-BoldItalic",
+)
+FONTS = tuple(os.path.join(FONT_DIR, f"{name}.ttf") for name in FONT_NAMES)
+
+ARITHMETIC_CHARACTERS = "0123456789+-=?"
+MIX = ("captcha", "fonts", "clean", "noisy", "hollow", "dotted")
+STYLES = MIX + ("arith",)
+STYLE_CHOICES = STYLES + ("mix",)
+
+# Glyphs are drawn this big and scaled down to the image: small sizes would
+# quantise rotations and outlines.
+_GLYPH_SIZE = 48
+_LOCAL = threading.local()
+
+
+# What the shipped font subsets can draw (fonts/README.md).
+FONT_CHARACTERS = string.digits + string.ascii_letters + "+-=?x "
+# Arithmetic questions run from `1+2` to `12+34=?`.
+ARITHMETIC_LENGTHS = (3, 7)
+
+
+def check_style(style, characters, min_length=1, max_length=8):
+    """Raises ValueError for an unknown style, a charset the style cannot draw
+    (the shipped fonts hold `FONT_CHARACTERS`), or `arith` with a charset or
+    lengths its questions do not fit."""
+    if style not in STYLE_CHOICES:
+        raise ValueError(f"Unknown style. Expected one of {', '.join(STYLE_CHOICES)}. Received: style={style!r}")
+    undrawable = sorted(set(characters) - set(FONT_CHARACTERS))
+    if style != "captcha" and undrawable:
+        raise ValueError(f"--style {style} draws with fonts that hold 0-9, A-Z, a-z and + - = ?, not "
+                         f"{''.join(undrawable)!r}: use --style captcha for this charset.")
+    if style != "arith":
+        return
+    missing = sorted(set(ARITHMETIC_CHARACTERS) - set(characters))
+    if missing:
+        raise ValueError(
+            f"--style arith draws questions such as 3+8=?, but the charset lacks {''.join(missing)!r}: "
+            f"use --charset '{ARITHMETIC_CHARACTERS}'."
+        )
+    low, high = ARITHMETIC_LENGTHS
+    if max_length < low or min_length > high:
+        raise ValueError(f"--style arith draws questions of {low} to {high} characters; "
+                         f"--length {min_length}-{max_length} leaves none. Use --length 3-7.")
+
+
+def mix_styles(characters, min_length=1, max_length=8):
+    """The styles `mix` draws from: `arith` too when the charset spells its questions at these lengths."""
+    low, high = ARITHMETIC_LENGTHS
+    fits = set(ARITHMETIC_CHARACTERS) <= set(characters) and max_length >= low and min_length <= high
+    return MIX + (("arith",) if fits else ())
+
+
+def arithmetic_text(rng, min_length=1, max_length=8):
+    """A random arithmetic question such as `3+8=?` or `12-5=`, of a length within the bounds.
+
+    Args:
+        rng: `numpy.random.Generator`.
+        min_length, max_length: int. Bounds of the text's length.
+
+    Raises:
+        ValueError: no question fits the bounds (the shortest, `1+2`, has 3 characters).
+
+    Example:
+
+    >>> import numpy as np
+    >>> text = arithmetic_text(np.random.default_rng(0), 4, 6)
+    >>> 4 <= len(text) <= 6 and arithmetic_answer(text) >= 0
+    True
+    """
+    if max_length < 3 or min_length > 7:
+        raise ValueError(f"Arithmetic questions have 3 to 7 characters. Received: length {min_length}-{max_length}")
+    for _ in range(1000):
+        top = 9 if rng.random() < 0.5 else 99
+        a, b = int(rng.integers(0, top + 1)), int(rng.integers(0, top + 1))
+        op = "+" if rng.random() < 0.5 else "-"
+        if op == "-" and b > a:
+            a, b = b, a  # answers stay natural numbers, as on real sites
+        text = f"{a}{op}{b}" + ("=?", "=", "")[int(rng.integers(0, 3))]
+        if min_length <= len(text) <= max_length:
+            return text
+    raise ValueError(f"No arithmetic question fits lengths {min_length}-{max_length}.")
+
+
+_QUESTION = re.compile(r"^\s*(\d+)\s*([-+x*])\s*(\d+)\s*(=\s*\??)?\s*$")
+
+
+def arithmetic_answer(text):
+    """The answer to an arithmetic captcha's text, as read by a model.
+
+    Example:
+
+    >>> arithmetic_answer("3+8=?"), arithmetic_answer("12-5="), arithmetic_answer("7x6")
+    (11, 7, 42)
+
+    Raises:
+        ValueError: the text is not a question of two numbers and `+ - x *`.
+    """
+    match = _QUESTION.match(text)
+    if not match:
+        raise ValueError(f"Not an arithmetic question (such as 3+8=?): {text!r}")
+    a, op, b = int(match[1]), match[2], int(match[3])
+    return a + b if op == "+" else a - b if op == "-" else a * b
+
+
+def render_style(style, text, seed, width, height):
+    """Draws `text` in `style` (one of `STYLES` but `captcha`, which `synthetic.render_captcha`
+    draws); returns an RGB PIL image of `(width, height)`."""
+    rng = random.Random(seed)
+    if style == "fonts":
+        image = _draw_fonts(rng, text, seed, width, height)
+    elif style in ("clean", "noisy", "hollow", "dotted", "arith"):
+        image = _draw_own(rng, text, width, height, style)
+    else:
+        raise ValueError(f"Unknown style. Expected one of {', '.join(STYLES)}. Received: style={style!r}")
+    return _finish(rng, image)
+
+
+def _font(path, size):
+    # FreeType faces are not safe to share between threads: one cache each.
+    cache = _LOCAL.__dict__.setdefault("fonts", {})
+    if (path, size) not in cache:
+        cache[(path, size)] = ImageFont.truetype(path, size)
+    return cache[(path, size)]
+
+
+def _draw_fonts(rng, text, seed, width, height):
+    from captcha.image import ImageCaptcha
+
+    from captcha_keras.data.synthetic import seeded_captcha_randomness
+
+    aspect = rng.uniform(2.0, 4.5)
+    native_w = max(width, int(round(height * aspect)))
+    font = rng.choice(FONTS)
+    sizes = tuple(int(height * f) for f in (0.62, 0.72, 0.82))
+    cache = _LOCAL.__dict__.setdefault("captchas", {})
+    key = (native_w, height, font)
+    if key not in cache:
+        cache[key] = ImageCaptcha(width=native_w, height=height, fonts=[font], font_sizes=sizes)
+    generator = cache[key]
+    # Instance attributes shadow the class's drawing parameters, per image.
+    rotate = rng.uniform(0, 40)
+    generator.character_rotate = (-rotate, rotate)
+    generator.character_warp_dx = (0.05, rng.uniform(0.1, 0.4))
+    generator.character_warp_dy = (0.05, rng.uniform(0.1, 0.4))
+    generator.word_space_probability = rng.uniform(0.4, 1.0)
+    generator.word_offset_dx = rng.uniform(0.05, 0.35)
+    with seeded_captcha_randomness(seed):
+        image = generator.generate_image(text)
+    if rng.random() < 0.25:
+        image = ImageOps.invert(image)
+    return image.resize((width, height), Image.BILINEAR)
+
+
+def _luminance(colour):
+    r, g, b = colour
+    return 0.299 * r + 0.587 * g + 0.114 * b
+
+
+def _colours(rng, dark):
+    """A background colour and a far-off ink colour drawer: at least 90 levels apart in luminance."""
+    gray = rng.random() < 0.3
+    while True:
+        level = rng.randint(0, 70) if dark else rng.randint(185, 255)
+        background = (level,) * 3 if gray else tuple(min(255, max(0, level + rng.randint(-40, 40))) for _ in range(3))
+
+        def ink(background=background):
+            for _ in range(100):
+                colour = tuple(rng.randint(0, 255) for _ in range(3))
+                if gray:
+                    colour = (colour[0],) * 3
+                if abs(_luminance(colour) - _luminance(background)) >= 90:
+                    return colour
+            return (255, 255, 255) if dark else (0, 0, 0)
+
+        return background, ink
+
+
+def _background(rng, width, height, background):
+    kind = rng.random()
+    if kind < 0.5:
+        return Image.new("RGB", (width, height), background)
+    if kind < 0.8:  # a linear gradient towards a nearby colour
+        other = tuple(min(255, max(0, c + rng.randint(-60, 60))) for c in background)
+        t = np.linspace(0, 1, width if rng.random() < 0.7 else height)
+        ramp = np.outer(t, np.subtract(other, background)) + background
+        ramp = ramp[None] if len(t) == width else ramp[:, None]
+        array = np.broadcast_to(ramp, (height, width, 3))
+        return Image.fromarray(array.astype("uint8"))
+    # a blurred speckle texture around the colour
+    noise = np.random.default_rng(rng.getrandbits(32)).normal(0, 25, (height, width, 1))
+    array = np.clip(np.asarray(background, "float32") + noise, 0, 255).astype("uint8")
+    return Image.fromarray(array).filter(ImageFilter.GaussianBlur(1.0))
+
+
+def _glyph(rng, character, font, colour, stroke):
+    """One character on a transparent tile, rotated."""
+    left, top, right, bottom = font.getbbox(character, stroke_width=4)
+    tile = Image.new("RGBA", (right - left + 8, bottom - top + 8), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(tile)
+    origin = (4 - left, 4 - top)
+    if stroke == "hollow":
+        width = rng.randint(1, 3)
+        draw.text(origin, character, font=font, fill=(0, 0, 0, 0), stroke_width=width, stroke_fill=colour + (255,))
+        # The stroke is drawn first, then the fill erases the glyph's inside.
+        draw.text(origin, character, font=font, fill=(0, 0, 0, 0))
+    else:
+        draw.text(origin, character, font=font, fill=colour + (255,))
+    if stroke == "dotted":
+        alpha = np.asarray(tile.getchannel("A"))
+        step = rng.randint(3, 5)
+        yy, xx = np.mgrid[: alpha.shape[0], : alpha.shape[1]]
+        dots = ((yy % step) < step - 1) & ((xx % step) < step - 1) if rng.random() < 0.5 else (
+            (yy + xx) % step == 0) | ((yy - xx) % step == 0)
+        tile.putalpha(Image.fromarray((alpha * dots).astype("uint8")))
+    tile = tile.rotate(rng.uniform(-25, 25), Image.BICUBIC, expand=True)
+    return tile.crop(tile.getbbox() or (0, 0, 1, 1))
+
+
+def _text_layer(rng, text, colours, stroke):
+    """The text's glyphs side by side on one transparent layer, sometimes waved."""
+    font = _font(rng.choice(FONTS), _GLYPH_SIZE)
+    one_colour = rng.random() < 0.6
+    first = colours()
+    glyphs = [_glyph(rng, c, font, first if one_colour else colours(), stroke) for c in text]
+    spacing = rng.uniform(-0.15, 0.35)
+    widths = [g.size[0] for g in glyphs]
+    gap = int(spacing * np.mean(widths))
+    height = max(g.size[1] for g in glyphs) + _GLYPH_SIZE // 4
+    total = sum(widths) + gap * (len(glyphs) - 1) + 8
+    layer = Image.new("RGBA", (max(total, 8), height), (0, 0, 0, 0))
+    x = 4
+    for glyph in glyphs:
+        y = (height - glyph.size[1]) // 2 + rng.randint(-_GLYPH_SIZE // 10, _GLYPH_SIZE // 10)
+        layer.alpha_composite(glyph, (max(0, x), max(0, min(y, height - glyph.size[1]))))
+        x += glyph.size[0] + gap
+    layer = layer.crop(layer.getbbox() or (0, 0, 1, 1))
+    if rng.random() < 0.35:  # a sine wave along the text
+        array = np.asarray(layer)
+        amplitude = rng.uniform(1, 0.12 * array.shape[0])
+        period = rng.uniform(0.5, 1.5) * array.shape[1]
+        phase = rng.uniform(0, 2 * np.pi)
+        padded = np.pad(array, ((int(amplitude) + 1,) * 2, (0, 0), (0, 0)))
+        shifts = (amplitude * np.sin(2 * np.pi * np.arange(array.shape[1]) / period + phase)).astype(int)
+        waved = np.stack([np.roll(padded[:, i], s, axis=0) for i, s in enumerate(shifts)], axis=1)
+        layer = Image.fromarray(waved)
+    return layer
+
+
+def _noise(rng, image, colours, width, height):
+    draw = ImageDraw.Draw(image)
+    for _ in range(rng.randint(1, 4)):
+        kind = rng.random()
+        colour = colours()
+        if kind < 0.35:  # lines across
+            points = [(rng.randint(0, width // 4), rng.randint(0, height)),
+                      (rng.randint(3 * width // 4, width), rng.randint(0, height))]
+            draw.line(points, fill=colour, width=rng.randint(1, 3))
+        elif kind < 0.55:  # arcs
+            x0, y0 = rng.randint(-width // 4, width // 2), rng.randint(-height, height // 2)
+            box = [x0, y0, x0 + rng.randint(width // 2, width), y0 + rng.randint(height, 2 * height)]
+            draw.arc(box, rng.randint(0, 180), rng.randint(180, 360), fill=colour, width=rng.randint(1, 2))
+        elif kind < 0.75:  # speckles
+            for _ in range(rng.randint(30, 200)):
+                x, y = rng.randint(0, width - 1), rng.randint(0, height - 1)
+                draw.point((x, y), fill=colour)
+        else:  # a grid
+            step = rng.randint(6, 16)
+            for x in range(rng.randint(0, step), width, step):
+                draw.line([(x, 0), (x, height)], fill=colour)
+            for y in range(rng.randint(0, step), height, step):
+                draw.line([(0, y), (width, y)], fill=colour)
+
+
+def _draw_own(rng, text, width, height, style):
+    dark = rng.random() < 0.25
+    background, colours = _colours(rng, dark)
+    image = _background(rng, width, height, background)
+    stroke = {"hollow": "hollow", "dotted": "dotted"}.get(style, "solid")
+    layer = _text_layer(rng, text, colours, stroke)
+    # Fit the text in the image: a share of its height, squeezed or stretched
+    # within what the width allows (real captchas range from tall to wide glyphs).
+    target_h = rng.uniform(0.5, 0.88) * height
+    scale_w = target_h / layer.size[1] * layer.size[0] * rng.uniform(0.8, 1.3)
+    target_w = min(scale_w, rng.uniform(0.75, 0.97) * width)
+    layer = layer.resize((max(1, int(target_w)), max(1, int(target_h))), Image.LANCZOS)
+    if style == "noisy" and rng.random() < 0.5:
+        _noise(rng, image, colours, width, height)  # under the text
+    x = rng.randint(0, max(0, width - layer.size[0]))
+    y = rng.randint(0, max(0, height - layer.size[1]))
+    image.paste(layer, (x, y), layer)
+    if style == "noisy":
+        _noise(rng, image, colours, width, height)
+    return image
+
+
+def _finish(rng, image):
+    """Blur and JPEG artefacts, each on about a third of the images."""
+    if rng.random() < 0.3:
+        image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2)))
+    if rng.random() < 0.3:
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=rng.randint(15, 75))
+        buffer.seek(0)
+        image = Image.open(buffer).convert("RGB")
+    return image
+
