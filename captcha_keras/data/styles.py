@@ -208,20 +208,19 @@ def _luminance(colour):
 def _colours(rng, dark):
     """A background colour and a far-off ink colour drawer: at least 90 levels apart in luminance."""
     gray = rng.random() < 0.3
-    while True:
-        level = rng.randint(0, 70) if dark else rng.randint(185, 255)
-        background = (level,) * 3 if gray else tuple(min(255, max(0, level + rng.randint(-40, 40))) for _ in range(3))
+    level = rng.randint(0, 70) if dark else rng.randint(185, 255)
+    background = (level,) * 3 if gray else tuple(min(255, max(0, level + rng.randint(-40, 40))) for _ in range(3))
 
-        def ink(background=background):
-            for _ in range(100):
-                colour = tuple(rng.randint(0, 255) for _ in range(3))
-                if gray:
-                    colour = (colour[0],) * 3
-                if abs(_luminance(colour) - _luminance(background)) >= 90:
-                    return colour
-            return (255, 255, 255) if dark else (0, 0, 0)
+    def ink():
+        for _ in range(100):
+            colour = tuple(rng.randint(0, 255) for _ in range(3))
+            if gray:
+                colour = (colour[0],) * 3
+            if abs(_luminance(colour) - _luminance(background)) >= 90:
+                return colour
+        return (255, 255, 255) if dark else (0, 0, 0)
 
-        return background, ink
+    return background, ink
 
 
 def _background(rng, width, height, background):
