@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
-# The folder-recipe panel (docs/real-captchas.md#the-panel): the default command plus --data, on real sets.
+# The folder-recipe panel (docs/real-captchas.md#the-panel): the default command plus --data.
 #
-#   bash benchmarks/real_captchas.sh [SET...]      # SET: amazon_full amazon_200 amazon_1000 rsc_200 rsc_1000
-#   bash benchmarks/real_captchas.sh zero_shot {rsc,amazon}_{200,50}_base {rsc,amazon}_200_single {rsc,amazon}_50
+#   bash benchmarks/real_captchas.sh [SET...]     # default: amazon_full amazon_200 amazon_1000 rsc_200 rsc_1000
+#                                                 #          dark_full faint_full
+#   bash benchmarks/real_captchas.sh zero_shot    # saved_models/base_alnum with no labels
 #
-# The second line is the pretraining table (docs/styles.md#the-base-model): `zero_shot` scores
-# saved_models/base_alnum with no labels, restricted to each set's characters (evaluate.py
-# --restrict-charset); `*_base` runs start from it (--init-from saved_models/base_alnum), `*_single` from
-# the single-style ctc_default, the others from scratch; 50-image sets are 50 of the 80%, seed 1.
+# A SET is DATA_SIZE[_START]:
+#   DATA   amazon, rsc: seeded splits of ../shared/datasets (80/20, seed 0; 50, 200 and 1,000 training
+#          images of the 80%, seed 1), scored on the untouched 20%; dark, faint: the synthetic hard sets of
+#          benchmarks/hard_sets.py (2,000 to train on, 1,000 held out from another stream).
+#   SIZE   full, 50, 200, 1000 (the hard sets: full).
+#   START  none: the default command (a CTC folder run starts from the shipped saved_models/base_alnum);
+#          scratch: --init-from none; single: --init-from saved_models/ctc_default; base100: from the base
+#          with the epochs of before (--steps 100 --min-epochs 5, which --init-from runs had until
+#          2026-12-01); single pins those too, as it was measured with them.
+# `zero_shot` scores the base model with no labels, restricted to each real set's characters
+# (evaluate.py --restrict-charset, then also --restrict-length).
 #
-# Seeded splits of ../shared/datasets (80/20, seed 0; then 200 and 1,000 training images, seed 1). Every
-# run is `scripts/train_ctc.py --data TRAIN [--val-split 0.2] --test-data TEST --max-minutes M` with every
-# other flag at its default, and is scored once, at the end, on the untouched 20%. A set whose run folder
-# holds a metrics.json is skipped (delete saved_models/panel/<set> to redo it). The table goes to
-# benchmarks/results/real_captchas.json: held-out accuracy, minutes, epochs, and how each phase ended.
+# Every run is `scripts/train_ctc.py --data TRAIN [--val-split 0.2] --test-data TEST --max-minutes M` with
+# every other flag at its default, and is scored once, at the end, on the held-out images. A set whose run
+# folder holds a metrics.json is skipped (delete saved_models/panel/<set> to redo it). The table goes to
+# benchmarks/results/real_captchas.json: held-out accuracy, training minutes, wall-clock minutes of the
+# whole command (start-up and scoring included), epochs, and how each phase ended.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -40,40 +48,52 @@ for n in 50 200 1000; do
 done
 
 run_set() {  # run_set NAME TRAIN TEST MINUTES [flags...]
-    local name=$1 train=$2 test=$3 minutes=$4
+    local name=$1 train=$2 test=$3 minutes=$4 started
     shift 4
     [ -f "$RUNS/$name/metrics.json" ] && return 0
+    started=$(date +%s.%N)
     $PY scripts/train_ctc.py --data "$train" --test-data "$test" --max-minutes "$minutes" "$@" \
         --output-dir "$RUNS" --logs-dir logs/panel --run-name "$name" --overwrite --verbose 2 | tee "logs/panel/$name.out"
+    $PY -c "import sys, time; print(round((time.time() - float(sys.argv[1])) / 60, 3))" "$started" \
+        > "logs/panel/$name.wall"
 }
 
 SETS=("$@")
-[ ${#SETS[@]} -gt 0 ] || SETS=(amazon_full amazon_200 amazon_1000 rsc_200 rsc_1000)
+[ ${#SETS[@]} -gt 0 ] || SETS=(amazon_full amazon_200 amazon_1000 rsc_200 rsc_1000 dark_full faint_full)
 for set in "${SETS[@]}"; do
-    case $set in
-        amazon_full) run_set amazon_full data/amazon/train data/amazon/test 20 ;;
-        amazon_200) run_set amazon_200 data/amazon_low200/low data/amazon/test 10 --val-split 0.2 ;;
-        amazon_1000) run_set amazon_1000 data/amazon_low1000/low data/amazon/test 10 --val-split 0.2 ;;
-        rsc_200) run_set rsc_200 data/rsc_low200/low data/rsc/test 10 --val-split 0.2 ;;
-        rsc_1000) run_set rsc_1000 data/rsc_low1000/low data/rsc/test 10 --val-split 0.2 ;;
-        rsc_50 | amazon_50 | *_base | *_single)
-            IFS=_ read -r data n start <<< "$set"
-            from=()
-            [ "$start" = base ] && from=(--init-from saved_models/base_alnum)
-            [ "$start" = single ] && from=(--init-from saved_models/ctc_default)
-            run_set "$set" "data/${data}_low$n/low" "data/$data/test" 10 --val-split 0.2 "${from[@]}" ;;
-        zero_shot)
-            for data in rsc amazon; do
-                characters=$($PY -c "from captcha_keras.data.folder import scan_folder; import sys
+    if [ "$set" = zero_shot ]; then
+        $PY benchmarks/hard_sets.py --out data/hard
+        for data in rsc amazon hard/dark hard/faint; do
+            name=${data#hard/}
+            characters=$($PY -c "from captcha_keras.data.folder import scan_folder; import sys
 print(''.join(sorted(set(''.join(scan_folder(sys.argv[1]).labels)))))" "data/$data/train")
-                length=$($PY -c "from captcha_keras.data.folder import scan_folder; import sys
-n = sorted({len(t) for t in scan_folder(sys.argv[1]).labels}); print(n[0] if n[0] == n[-1] else f'{n[0]}-{n[-1]}')"                     "data/$data/train")
-                $PY scripts/evaluate.py --model saved_models/base_alnum --data "data/$data/test" \
-                    --restrict-charset "$characters" --json "logs/panel/zero_shot_$data.json"
-                $PY scripts/evaluate.py --model saved_models/base_alnum --data "data/$data/test" \
-                    --restrict-charset "$characters" --restrict-length "$length" \
-                    --json "logs/panel/zero_shot_${data}_length.json"
-            done ;;
+            length=$($PY -c "from captcha_keras.data.folder import scan_folder; import sys
+n = sorted({len(t) for t in scan_folder(sys.argv[1]).labels}); print(n[0] if n[0] == n[-1] else f'{n[0]}-{n[-1]}')" \
+                "data/$data/train")
+            $PY scripts/evaluate.py --model saved_models/base_alnum --data "data/$data/test" \
+                --restrict-charset "$characters" --json "logs/panel/zero_shot_$name.json"
+            $PY scripts/evaluate.py --model saved_models/base_alnum --data "data/$data/test" \
+                --restrict-charset "$characters" --restrict-length "$length" \
+                --json "logs/panel/zero_shot_${name}_length.json"
+        done
+        continue
+    fi
+    IFS=_ read -r data size start <<< "$set"
+    flags=()
+    case $start in
+        "") ;;
+        scratch) flags=(--init-from none) ;;
+        single) flags=(--init-from saved_models/ctc_default --steps 100 --min-epochs 5) ;;
+        base100) flags=(--init-from saved_models/base_alnum --steps 100 --min-epochs 5) ;;
+        *) echo "unknown start in $set: $start" >&2; exit 2 ;;
+    esac
+    case $data/$size in
+        amazon/full | rsc/full) run_set "$set" "data/$data/train" "data/$data/test" 20 "${flags[@]}" ;;
+        amazon/50 | amazon/200 | amazon/1000 | rsc/50 | rsc/200 | rsc/1000)
+            run_set "$set" "data/${data}_low$size/low" "data/$data/test" 10 --val-split 0.2 "${flags[@]}" ;;
+        dark/full | faint/full)
+            $PY benchmarks/hard_sets.py --out data/hard
+            run_set "$set" "data/hard/$data/train" "data/hard/$data/test" 10 "${flags[@]}" ;;
         *) echo "unknown set: $set" >&2; exit 2 ;;
     esac
 done
@@ -95,6 +115,7 @@ for name in sorted(os.listdir("saved_models/panel")):
         "heldout_accuracy": metrics["sequence_accuracy"],
         "heldout_samples": metrics["samples"],
         "minutes": float(rows[-1]["minutes"]),
+        "wall_minutes": float(open(wall).read()) if os.path.isfile(wall := out[:-4] + ".wall") else None,
         "epochs": len(rows),
         "best_val_seq_acc": max(float(r["val_seq_acc"]) for r in rows),
         "phase_ends": [a or f"time budget: {b}" for a, b in stops],

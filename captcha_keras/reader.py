@@ -27,11 +27,10 @@ from captcha_keras.prediction import Predictor
 from captcha_keras.reading import TOP_ALTERNATIVES
 from captcha_keras.reading import allowed_indices
 from captcha_keras.reading import read_outputs
+from captcha_keras.run_config import SHIPPED_DIR
 from captcha_keras.runtimes import available_formats
 from captcha_keras.runtimes import split_model_path
 
-# The models that ship with the project, beside the package in a clone.
-SHIPPED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "saved_models")
 DEFAULT_MODEL = "ctc_default"
 
 

@@ -7,6 +7,8 @@ import os
 from captcha_keras.charset import Charset
 
 CONFIG_FILE = "config.json"
+# The models that ship with the project, beside the package in a clone.
+SHIPPED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "saved_models")
 
 
 @dataclasses.dataclass

@@ -1,6 +1,7 @@
 """Time-to-accuracy figures read back from a run's training.csv."""
 
 import json
+import os
 
 from captcha_keras.plots import plot_time_to_accuracy
 from throughput import format_time_to_accuracy
@@ -71,3 +72,29 @@ def test_inference_is_timed_in_the_precision_asked_and_float32_is_restored():
     assert set(timed) == {"batch1_img_s", "batch4_img_s", "latency_p50_ms", "latency_p90_ms"}
     assert timed["latency_p50_ms"] <= timed["latency_p90_ms"]
     assert tf.config.optimizer.get_experimental_options().get("auto_mixed_precision_onednn_bfloat16") is False
+
+
+def test_the_hard_panel_sets_are_labelled_folders_drawn_the_same_each_time(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from captcha_keras.data.folder import scan_folder
+    from hard_sets import write_set
+
+    for name, size, characters in (("dark", (320, 64), "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"),
+                                   ("faint", (200, 48), "0123456789")):
+        write_set(name, tmp_path / name / "a", 6, "train", batch_size=4)
+        write_set(name, tmp_path / name / "b", 6, "train", batch_size=4)
+        write_set(name, tmp_path / name / "test", 3, "test", batch_size=4)
+        scan = scan_folder(str(tmp_path / name / "a"))
+        assert len(scan.labels) == 6 and all(6 <= len(t) <= 8 and set(t) <= set(characters) for t in scan.labels)
+        first = sorted(os.listdir(tmp_path / name / "a"))
+        assert first == sorted(os.listdir(tmp_path / name / "b"))
+        pixels = [np.asarray(Image.open(tmp_path / name / "a" / f)) for f in first]
+        assert all(p.shape == (size[1], size[0], 3) for p in pixels)
+        np.testing.assert_array_equal(pixels[0], np.asarray(Image.open(tmp_path / name / "b" / first[0])))
+        assert not set(first) & set(os.listdir(tmp_path / name / "test")), "another stream, other captchas"
+    # dark: light strokes on a dark background; faint: squeezed into a narrow band of grey levels.
+    dark = np.asarray(Image.open(next((tmp_path / "dark" / "a").iterdir())))
+    faint = np.asarray(Image.open(next((tmp_path / "faint" / "a").iterdir()))).astype(float)
+    assert np.median(dark) < 60 and np.percentile(faint, 99) - np.percentile(faint, 1) < 90

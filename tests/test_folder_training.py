@@ -87,6 +87,21 @@ def test_tiny_folders_still_make_epochs_long_enough(fixture_data):
     assert set(data._order.tolist()) == set(range(len(fixture_data.files))), "every image is used"
 
 
+@pytest.mark.parametrize("init_from, steps", [(None, 100), ("saved_models/base_alnum", 25)])
+def test_folder_epochs_are_shorter_from_a_trained_model(init_from, steps):
+    from captcha_keras.data.splits import load_splits
+    from captcha_keras.training.config import TrainConfig
+    from captcha_keras.training.streams import make_folder_data
+
+    config = TrainConfig(data=FIXTURE, init_from=init_from or "none", width=64, height=32, max_minutes=0)
+    config.max_length = 4
+    splits = load_splits(FIXTURE, None, 0.1, None, 64, 32, 1, False, None, False, 0)
+    train, images, texts = make_folder_data(config, Charset(RSC_CHARSET), splits)
+    # 270 training images fill 3 batches of 128: an epoch is the minimum, and
+    # a run from scratch needs the long one for its blank phase.
+    assert len(train) == steps and len(images) == len(texts) == 30
+
+
 def test_labels_of_folder_batches_match_their_files(fixture_data):
     charset = Charset(RSC_CHARSET)
     data = FolderCaptchas(fixture_data, charset, "multihead", 4, batch_size=8, seed=3)
@@ -195,6 +210,53 @@ def test_fine_tuning_to_another_charset_rebuilds_the_output_layer(folder_run, tm
     assert "probs starts from the source's weights for 8 of its 10 characters" in result.stdout  # 2-9
     tuned = keras.models.load_model(tmp_path / "digits" / "best.keras", compile=False)
     assert tuned.output_shape[-1] == 11 and source.output_shape[-1] == 33
+
+
+def test_a_ctc_folder_run_starts_from_the_shipped_base_model_by_default():
+    from captcha_keras.training.config import BASE_MODEL
+    from captcha_keras.training.config import MIN_EPOCHS_FROM_TRAINED
+    from captcha_keras.training.config import TrainConfig
+
+    config = TrainConfig(family="ctc", data=FIXTURE)
+    assert config.init_from == BASE_MODEL and os.path.isfile(os.path.join(BASE_MODEL, "best.keras"))
+    assert config.min_epochs == MIN_EPOCHS_FROM_TRAINED
+    assert TrainConfig(family="ctc", data=FIXTURE, min_epochs=4).min_epochs == 4
+    explicit = TrainConfig(family="ctc", data=FIXTURE, init_from="saved_models/ctc_default", height=32)
+    assert explicit.init_from == "saved_models/ctc_default" and explicit.min_epochs == MIN_EPOCHS_FROM_TRAINED
+
+
+@pytest.mark.parametrize("flags", [
+    {"init_from": "none"},
+    {"init_from": None},
+    {"height": 32},  # the base's recurrent layer reads columns 64 high
+    {"arch": "crnn_ctc_fast"},
+    {"grayscale": False},
+    {"normalize": "standardize"},
+    {"family": "multihead"},
+    {"data": None},  # synthetic runs train from scratch
+])
+def test_the_base_model_is_not_used_where_it_does_not_fit(flags):
+    from captcha_keras.training.config import MIN_EPOCHS
+    from captcha_keras.training.config import TrainConfig
+
+    config = TrainConfig(**{"family": "ctc", "data": FIXTURE, **flags})
+    assert config.init_from is None and config.min_epochs == MIN_EPOCHS
+
+
+def test_the_default_folder_command_reads_after_one_step_from_the_base_model(tmp_path):
+    """The whole default path: a run on a folder starts from base_alnum at 192x64 and
+    already reads the held-out images after one training step (from scratch: none)."""
+    result = run_script(
+        "train_ctc.py", "--data", FIXTURE, "--steps", "1", "--batch-size", "8", "--epochs", "1",
+        "--fine-tune-epochs", "0", "--workers", "1", "--verbose", "2",
+        "--run-name", "base", "--output-dir", tmp_path / "m", "--logs-dir", tmp_path / "l",
+    )
+    assert "Starting from" in result.stdout and "the shipped base model" in result.stdout
+    assert "Input 192x64" in result.stdout
+    config = read_json(tmp_path / "m" / "base" / "config.json")
+    assert (config["arch"], config["width"], config["height"]) == ("crnn_ctc_fast_wide", 192, 64)
+    metrics = read_json(tmp_path / "m" / "base" / "metrics.json")
+    assert metrics["samples"] == 30 and metrics["sequence_accuracy"] >= 0.8, metrics
 
 
 def test_bad_folder_flags_get_a_clear_error(tmp_path):

@@ -53,7 +53,7 @@ def test_a_folder_run_says_what_size_it_chose_and_why(tmp_path, capsys):
     for i, label in enumerate(["ABCDEF", "GHJKLM", "NPRTUX", "YABCEF", "GHJKLN"]):
         Image.new("L", (200, 70), 255).save(data / f"{label}.png")
     # What train_ctc.py settles before it trains (the training itself is tested elsewhere).
-    config = TrainConfig(data=str(data), run_name="g", output_dir=str(tmp_path / "m"))
+    config = TrainConfig(data=str(data), init_from="none", run_name="g", output_dir=str(tmp_path / "m"))
     resolve_inputs(config)
     out = capsys.readouterr().out
     assert "Input 192x64" in out and "aspect ratio 2.86" in out

@@ -55,7 +55,8 @@ def training_parser(family, description):
                         help="train on RGB (the default of the reference architectures)")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="training batch size")
     p.add_argument("--steps", type=int, default=None,
-                   help=f"batches per epoch; default: {SYNTHETIC_STEPS}, or one pass over --data")
+                   help=f"batches per epoch; default: {SYNTHETIC_STEPS}, or one pass over --data of at least 100 "
+                   "batches (25 from --init-from)")
     p.add_argument("--val-steps", type=int, default=d.val_steps, help="validation batches")
     p.add_argument("--epochs", type=int, default=d.epochs, help="phase-1 epoch limit")
     p.add_argument("--fine-tune-epochs", type=int, default=d.fine_tune_epochs, help="phase-2 epoch limit")
@@ -66,8 +67,8 @@ def training_parser(family, description):
                    help="loss: EarlyStopping on val_loss; converged: a smoothed sequence error, patience scaled "
                         "with the validation set, stop once validation is perfect; auto: converged for --data "
                         "runs, loss for synthetic ones")
-    p.add_argument("--min-epochs", type=int, default=d.min_epochs,
-                   help="phase-1 epochs before EarlyStopping starts watching")
+    p.add_argument("--min-epochs", type=int, default=None,
+                   help="phase-1 epochs before a phase may end early; default: 5 from scratch, 1 from --init-from")
     p.add_argument("--lr", type=float, default=d.lr, help="phase-1 learning rate (phase 2 starts at x0.1)")
     p.add_argument("--schedule", choices=SCHEDULES, default=d.schedule,
                    help="cosine: anneal each phase (lr to lr/10, then lr/10 to lr/1000) over its epochs or "
@@ -110,7 +111,10 @@ def training_parser(family, description):
                       help="turn off augmentation of folder images (shift, rotation, scale, blur, noise)")
     real.add_argument("--keep-aspect", action="store_true", help="pad folder images to the input's aspect ratio")
     real.add_argument("--strict", action="store_true", help="stop on bad files instead of skipping them")
-    real.add_argument("--init-from", help="a trained run folder to start from (fine-tuning)")
+    real.add_argument("--init-from", default=d.init_from,
+                      help="a trained run folder to start from (fine-tuning), or none (from scratch); auto: the "
+                      "shipped saved_models/base_alnum for a CTC run on --data that leaves --arch, --height, the "
+                      "channels and --normalize to it, else none")
     scale = p.add_argument_group("several devices or machines (docs/training.md#distributed-training)")
     scale.add_argument("--distribute", choices=STRATEGIES, default=d.distribute,
                        help="auto: multiworker when TF_CONFIG lists several tasks, mirrored on several GPUs, "

@@ -8,6 +8,7 @@ from captcha_keras.charset import Charset
 from captcha_keras.charset import parse_length
 from captcha_keras.data.styles import STYLE_CHOICES
 from captcha_keras.precision import PRECISIONS
+from captcha_keras.run_config import SHIPPED_DIR
 from captcha_keras.run_config import RunConfig
 from captcha_keras.training.distribute import STRATEGIES
 from captcha_keras.training.geometry import SYNTHETIC_SIZE
@@ -23,6 +24,19 @@ PHASE1_SHARE = 0.75
 # Batches per epoch on synthetic data: epochs short enough for EarlyStopping
 # and checkpoints to act every couple of minutes on a CPU.
 SYNTHETIC_STEPS = 400
+# What a CTC folder run starts from by default (`--init-from auto`): the shipped
+# model trained on the style mix of docs/styles.md, from which 50-200 labels
+# read a real set (docs/real-captchas.md#the-panel).
+BASE_MODEL = os.path.join(SHIPPED_DIR, "base_alnum")
+# Epochs of phase 1 before a phase may end early, and the fewest batches of a
+# folder epoch. From scratch a CTC model spends its first epochs emitting
+# blanks, so both are long; from a trained model there is no blank phase, and
+# short epochs let the stopping rule see convergence sooner (amazon-captcha
+# 80/20 stopped itself after 1.7 minutes instead of 9.1, at the same 99.88%).
+MIN_EPOCHS = 5
+MIN_EPOCHS_FROM_TRAINED = 1
+FOLDER_MIN_STEPS = 100
+FOLDER_MIN_STEPS_FROM_TRAINED = 25
 
 
 @dataclasses.dataclass
@@ -47,9 +61,10 @@ class TrainConfig:
             batches (drawn once, fixed for the whole run).
         epochs, fine_tune_epochs: int. Epoch limits of phases 1 and 2.
         patience: int. EarlyStopping patience (epochs).
-        min_epochs: int. Epochs of phase 1 before EarlyStopping starts
-            watching: a CTC model from scratch spends its first epochs
-            emitting blanks, with a validation loss that rises before it falls.
+        min_epochs: int or None. Epochs of phase 1 before a phase may end
+            early: a CTC model from scratch spends its first epochs emitting
+            blanks, with a validation loss that rises before it falls. None:
+            `MIN_EPOCHS`, or `MIN_EPOCHS_FROM_TRAINED` with `init_from`.
         lr: float. Phase-1 learning rate; phase 2 starts at a tenth of it.
         schedule: str. `"cosine"` anneals each phase along a cosine (phase 1
             from `lr` to `lr / 10`, phase 2 from `lr / 10` to `lr / 1000`) over
@@ -84,7 +99,10 @@ class TrainConfig:
         keep_aspect: bool. Pad folder images to the input's aspect ratio
             instead of stretching them.
         strict: bool. Bad files in a folder are an error instead of skipped.
-        init_from: str or None. Run folder whose weights start this run.
+        init_from: str or None. Run folder whose weights start this run;
+            `"auto"`: `BASE_MODEL` for a CTC run on `data` that leaves the
+            architecture, height, channels and normalisation to it (its
+            own), else none; `"none"` or None: from scratch.
         precision: str. `"auto"` (mixed float16 on a GPU, mixed bfloat16 on a CPU
             with AMX bfloat16 units, float32 on other CPUs)
             or a Keras dtype policy name. The saved models are float32
@@ -118,7 +136,7 @@ class TrainConfig:
     epochs: int = 100
     fine_tune_epochs: int = 100
     patience: int = 3
-    min_epochs: int = 5
+    min_epochs: int = None
     lr: float = 1e-3
     schedule: str = "cosine"
     workers: int = 2
@@ -143,7 +161,7 @@ class TrainConfig:
     augment: bool = True
     keep_aspect: bool = False
     strict: bool = False
-    init_from: str = None
+    init_from: str = "auto"
     precision: str = "auto"
     distribute: str = "auto"
     cpu_replicas: int = None
@@ -157,6 +175,9 @@ class TrainConfig:
         from captcha_keras.models import resolve_architecture
         from captcha_keras.models.normalization import NORMALIZATIONS
 
+        self.init_from = self._starting_run()
+        if self.min_epochs is None:
+            self.min_epochs = MIN_EPOCHS_FROM_TRAINED if self.init_from else MIN_EPOCHS
         self.arch = resolve_architecture(self.arch, self.family)
         if self.grayscale is None:
             self.grayscale = default_channels(self.arch) == 1
@@ -199,6 +220,25 @@ class TrainConfig:
         if self.run_name is None:
             stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
             self.run_name = f"{self.family}_{stamp}"
+
+    def _starting_run(self):
+        """`init_from` settled: `"auto"` is `BASE_MODEL` where its own
+        architecture, height, channels and normalisation fit this run."""
+        if self.init_from in (None, "none"):
+            return None
+        if self.init_from != "auto":
+            return self.init_from
+        if self.family != "ctc" or self.data is None or self.arch != "default":
+            return None
+        if not os.path.isfile(os.path.join(BASE_MODEL, "best.keras")):
+            return None  # an install without the shipped models: from scratch
+        base = RunConfig.load(BASE_MODEL)
+        fits = (
+            self.height in (None, base.height)
+            and self.grayscale in (None, base.channels == 1)
+            and self.normalize in ("auto", "none")
+        )
+        return BASE_MODEL if fits else None
 
     @property
     def run_dir(self):

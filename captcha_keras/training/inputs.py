@@ -18,6 +18,7 @@ from captcha_keras.finetune import load_source
 from captcha_keras.finetune import output_layer_names
 from captcha_keras.finetune import transfer_output_classes
 from captcha_keras.finetune import transfer_weights
+from captcha_keras.training.config import BASE_MODEL
 from captcha_keras.training.geometry import SYNTHETIC_SIZE
 from captcha_keras.training.geometry import check_time_steps
 from captcha_keras.training.geometry import choose_geometry
@@ -54,8 +55,13 @@ def resolve_inputs(config):
         config.grayscale = source.channels == 1
         config.keep_aspect = config.keep_aspect or source.keep_aspect
         config.normalize = source_normalization(source_model) if config.normalize == "auto" else config.normalize
+        shown = config.init_from
+        if os.path.abspath(config.init_from) == os.path.abspath(BASE_MODEL):
+            relative = os.path.relpath(BASE_MODEL)
+            shown = (f"{relative if not relative.startswith('..') else BASE_MODEL}, the shipped base model (a CTC "
+                     "run on --data starts from it by default; --init-from none trains from scratch)")
         print(
-            f"Starting from {config.init_from}: {source.arch}, {source.width}x{source.height}, "
+            f"Starting from {shown}: {source.arch}, {source.width}x{source.height}, "
             f"{source.channels} channel(s), charset {source.charset!r}."
         )
     if config.normalize == "auto":

@@ -5,6 +5,8 @@ from captcha_keras.data.cache import CachedCaptchas
 from captcha_keras.data.folder_stream import FolderCaptchas
 from captcha_keras.data.synthetic import SyntheticCaptchas
 from captcha_keras.data.synthetic import draw_batches
+from captcha_keras.training.config import FOLDER_MIN_STEPS
+from captcha_keras.training.config import FOLDER_MIN_STEPS_FROM_TRAINED
 
 
 def synthetic_settings(config, charset):
@@ -97,5 +99,6 @@ def make_folder_data(config, charset, splits):
         synthetic=synthetic,
         synthetic_ratio=config.synthetic_ratio,
         seed=config.seed,
+        min_steps=FOLDER_MIN_STEPS_FROM_TRAINED if config.init_from else FOLDER_MIN_STEPS,
     )
     return train, splits.validation.images, splits.validation.texts
