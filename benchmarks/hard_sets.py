@@ -6,8 +6,8 @@ Writes `<out>/<set>/{train,test}` as labelled PNG folders (`<label>_<index>.png`
 
 - `dark`: the `captcha` package's look at 320x64 (5:1, longer and thinner than
   any image the base model was trained on, 2:1 to 4.5:1), inverted to light
-  strokes on a dark background, with coloured speckles; 6-8 of the 32
-  characters of alnum_upper.
+  strokes on a dark background, with coloured speckles; 6-8 of 32
+  characters (alnum_upper without 0, 1, I and O).
 - `faint`: the `noisy` style at 200x48, its contrast squeezed into 48
   grey levels around the middle, with Gaussian noise; 6-8 digits.
 
@@ -53,8 +53,11 @@ TRANSFORMS = {"dark": dark_long, "faint": faint_digits}
 def write_set(name, folder, count, stream, seed=0, batch_size=128):
     """Writes `count` images of set `name` from `stream` into `folder`; skips a folder already full."""
     os.makedirs(folder, exist_ok=True)
-    if len(os.listdir(folder)) >= count:
-        return
+    held = len(os.listdir(folder))
+    if held == count:
+        return  # drawn already: the same seed draws the same images
+    if held:
+        raise SystemExit(f"{folder} holds {held} images, not {count}: delete it to draw the set again.")
     settings = SETS[name]
     captchas = SyntheticCaptchas(length=LENGTHS, batch_size=batch_size, seed=seed, stream=stream, family=None,
                                  steps=-(-count // batch_size), **settings)

@@ -51,7 +51,7 @@ run_set() {  # run_set NAME TRAIN TEST MINUTES [flags...]
     local name=$1 train=$2 test=$3 minutes=$4 started
     shift 4
     [ -f "$RUNS/$name/metrics.json" ] && return 0
-    started=$(date +%s.%N)
+    started=$($PY -c "import time; print(time.time())")
     $PY scripts/train_ctc.py --data "$train" --test-data "$test" --max-minutes "$minutes" "$@" \
         --output-dir "$RUNS" --logs-dir logs/panel --run-name "$name" --overwrite --verbose 2 | tee "logs/panel/$name.out"
     $PY -c "import sys, time; print(round((time.time() - float(sys.argv[1])) / 60, 3))" "$started" \
@@ -88,12 +88,12 @@ n = sorted({len(t) for t in scan_folder(sys.argv[1]).labels}); print(n[0] if n[0
         *) echo "unknown start in $set: $start" >&2; exit 2 ;;
     esac
     case $data/$size in
-        amazon/full | rsc/full) run_set "$set" "data/$data/train" "data/$data/test" 20 "${flags[@]}" ;;
+        amazon/full | rsc/full) run_set "$set" "data/$data/train" "data/$data/test" 20 ${flags[@]+"${flags[@]}"} ;;
         amazon/50 | amazon/200 | amazon/1000 | rsc/50 | rsc/200 | rsc/1000)
-            run_set "$set" "data/${data}_low$size/low" "data/$data/test" 10 --val-split 0.2 "${flags[@]}" ;;
+            run_set "$set" "data/${data}_low$size/low" "data/$data/test" 10 --val-split 0.2 ${flags[@]+"${flags[@]}"} ;;
         dark/full | faint/full)
             $PY benchmarks/hard_sets.py --out data/hard
-            run_set "$set" "data/hard/$data/train" "data/hard/$data/test" 10 "${flags[@]}" ;;
+            run_set "$set" "data/hard/$data/train" "data/hard/$data/test" 10 ${flags[@]+"${flags[@]}"} ;;
         *) echo "unknown set: $set" >&2; exit 2 ;;
     esac
 done

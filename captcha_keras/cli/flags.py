@@ -56,7 +56,7 @@ def training_parser(family, description):
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="training batch size")
     p.add_argument("--steps", type=int, default=None,
                    help=f"batches per epoch; default: {SYNTHETIC_STEPS}, or one pass over --data of at least 100 "
-                   "batches (25 from --init-from)")
+                   "batches (25 from a trained model, --init-from auto included)")
     p.add_argument("--val-steps", type=int, default=d.val_steps, help="validation batches")
     p.add_argument("--epochs", type=int, default=d.epochs, help="phase-1 epoch limit")
     p.add_argument("--fine-tune-epochs", type=int, default=d.fine_tune_epochs, help="phase-2 epoch limit")
@@ -68,7 +68,8 @@ def training_parser(family, description):
                         "with the validation set, stop once validation is perfect; auto: converged for --data "
                         "runs, loss for synthetic ones")
     p.add_argument("--min-epochs", type=int, default=None,
-                   help="phase-1 epochs before a phase may end early; default: 5 from scratch, 1 from --init-from")
+                   help="phase-1 epochs before a phase may end early; default: 5 from scratch, 1 from a trained model "
+                   "(--init-from auto included)")
     p.add_argument("--lr", type=float, default=d.lr, help="phase-1 learning rate (phase 2 starts at x0.1)")
     p.add_argument("--schedule", choices=SCHEDULES, default=d.schedule,
                    help="cosine: anneal each phase (lr to lr/10, then lr/10 to lr/1000) over its epochs or "

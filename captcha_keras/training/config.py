@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime
+import json
 import os
 
 from captcha_keras.charset import Charset
@@ -37,6 +38,14 @@ MIN_EPOCHS = 5
 MIN_EPOCHS_FROM_TRAINED = 1
 FOLDER_MIN_STEPS = 100
 FOLDER_MIN_STEPS_FROM_TRAINED = 25
+
+
+def recorded_start(state_path):
+    """The `init_from` a run's `state.json` recorded (an absolute path or `"none"`), or None."""
+    if not os.path.isfile(state_path):
+        return None
+    with open(state_path) as f:
+        return json.load(f).get("recipe", {}).get("init_from")
 
 
 @dataclasses.dataclass
@@ -228,10 +237,17 @@ class TrainConfig:
             return None
         if self.init_from != "auto":
             return self.init_from
+        if self.resume and self.run_name:
+            # A resumed run keeps the start it was made with; runs from before
+            # "auto" recorded none, and started from scratch.
+            recorded = recorded_start(os.path.join(self.output_dir, self.run_name, STATE))
+            return None if recorded in (None, "none") else recorded
         if self.family != "ctc" or self.data is None or self.arch != "default":
             return None
         if not os.path.isfile(os.path.join(BASE_MODEL, "best.keras")):
-            return None  # an install without the shipped models: from scratch
+            print(f"--init-from auto: {BASE_MODEL} is not here (an install without the shipped models); "
+                  "training from scratch.")
+            return None
         base = RunConfig.load(BASE_MODEL)
         fits = (
             self.height in (None, base.height)

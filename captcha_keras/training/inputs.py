@@ -41,6 +41,9 @@ def resolve_inputs(config):
         `(splits, source_model, source_config)`, each None when unused.
     """
     source_model = source = None
+    if config.init_from and os.path.abspath(config.init_from) == os.path.abspath(config.run_dir):
+        raise ValueError(f"--init-from {config.init_from} is this run's own folder, which the run would replace; "
+                         "give the new run another --run-name.")
     if config.init_from:
         source_model, source = load_source(config.init_from)
         if source.family != config.family:

@@ -123,16 +123,22 @@ def _prepare_run(config):
     # Every input is read and checked before --overwrite deletes anything.
     refuse_existing_run(config)
     splits, source_model, source = resolve_inputs(config)
+    state_path = os.path.join(config.run_dir, STATE)
+    state = read_state(state_path) if config.resume else {}
+    recipe = {
+        "schedule": config.schedule,
+        "precision": resolve_precision(config.precision),
+        "style": config.style,
+        "init_from": os.path.abspath(config.init_from) if config.init_from else "none",
+    }
+    # Before config.json is rewritten: a resume under another recipe changes nothing.
+    check_recipe(state.get("recipe"), recipe)
     prepare_run_dirs(config)
     config.run_config().save(config.run_dir)
     if splits is not None:
         write_heldout(config.run_dir, splits)
-    state_path = os.path.join(config.run_dir, STATE)
-    state = read_state(state_path) if config.resume else {}
     if config.resume and not state:
         print(f"Nothing to resume in {config.run_dir}: starting from the beginning.")
-    recipe = {"schedule": config.schedule, "precision": resolve_precision(config.precision), "style": config.style}
-    check_recipe(state.get("recipe"), recipe)
     write_state(state_path, dict(read_state(state_path), recipe=recipe))
     return splits, source_model, source, state
 

@@ -42,7 +42,7 @@ def check_recipe(recorded, recipe):
         return
     changed = {key: value for key, value in recipe.items() if recorded.get(key, value) != value}
     if changed:
-        started = " ".join(f"--{key} {recorded[key]}" for key in changed)
+        started = " ".join(f"--{key.replace('_', '-')} {recorded[key]}" for key in changed)
         now = ", ".join(f"{key} {value}" for key, value in changed.items())
         raise ValueError(f"This run started with {started} and cannot resume with {now}. Resume with {started}.")
 
