@@ -233,7 +233,8 @@ def test_a_killed_run_resumes_from_its_last_finished_epoch(tmp_path):
 
     # The run records its recipe and refuses to resume under another one.
     auto = resolve_precision("auto")
-    assert read_json(state_path)["recipe"] == {"schedule": "cosine", "precision": auto, "style": "captcha"}
+    assert read_json(state_path)["recipe"] == {"schedule": "cosine", "precision": auto, "style": "captcha",
+                                              "init_from": "none"}
     refused = subprocess.run(args + ["--resume", "--schedule", "constant"], capture_output=True, text=True, cwd=ROOT)
     assert refused.returncode == 2
     assert "started with --schedule cosine" in refused.stderr
