@@ -33,9 +33,9 @@ import numpy as np
 
 from captcha_keras.export.checks import encode_png
 from captcha_keras.export.run import export_run
-from captcha_keras.prediction import Predictor
-from captcha_keras.reports import draw_test_set
-from captcha_keras.run_config import RunConfig
+from captcha_keras.inference.predictor import Predictor
+from captcha_keras.training.reports import draw_test_set
+from captcha_keras.runs import RunConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FORMATS = [("savedmodel", None), ("onnx", None), ("litert", None), ("litert", "dynamic"), ("litert", "int8")]

@@ -13,7 +13,7 @@ def __getattr__(name):
     # `from captcha_keras import Reader` loads the reader (and NumPy, Pillow)
     # only when asked for, so that the dataset tools start at once.
     if name == "Reader":
-        from captcha_keras.reader import Reader
+        from captcha_keras.inference.reader import Reader
 
         return Reader
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from captcha_keras.charset import Charset
-from captcha_keras.decoding import best_path_within
-from captcha_keras.decoding import decode_ctc
-from captcha_keras.decoding import decode_multihead
+from captcha_keras.inference.decoding import best_path_within
+from captcha_keras.inference.decoding import decode_ctc
+from captcha_keras.inference.decoding import decode_multihead
 
 CHARSET = Charset("ab")  # a=0, b=1, blank=2
 
@@ -123,8 +123,8 @@ def test_multihead_decoding_and_no_character_class():
 
 
 def test_a_restricted_predictor_never_answers_a_masked_character():
-    from captcha_keras.prediction import Predictor
-    from captcha_keras.run_config import RunConfig
+    from captcha_keras.inference.predictor import Predictor
+    from captcha_keras.runs import RunConfig
 
     # "aA" + blank: frame 1 says a (0.6) over A (0.3); frames 2-3 are blanks.
     probs = frames([0.6, 0.3, 0.1], [0, 0, 1], [0.1, 0.1, 0.8])

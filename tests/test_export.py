@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from captcha_keras.data.synthetic import SyntheticCaptchas
-from captcha_keras.prediction import Predictor
-from captcha_keras.run_config import RunConfig
+from captcha_keras.inference.predictor import Predictor
+from captcha_keras.runs import RunConfig
 
 FRESH_PROCESS = """
 import sys
@@ -61,7 +61,7 @@ def test_savedmodel_in_a_fresh_process_matches_keras(ctc_run, cnn_run, tmp_path)
 
 
 def test_predictor_decodes_the_same_as_the_keras_model(ctc_run):
-    from captcha_keras.decoding import decode_outputs
+    from captcha_keras.inference.decoding import decode_outputs
 
     run_dir, _ = ctc_run
     predictor = Predictor.load(run_dir)

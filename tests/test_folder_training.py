@@ -13,10 +13,10 @@ from captcha_keras.charset import Charset
 from captcha_keras.data.augment import Augmentation
 from captcha_keras.data.folder import read_folder
 from captcha_keras.data.folder_stream import FolderCaptchas
-from captcha_keras.finetune import class_map
-from captcha_keras.finetune import output_layer_names
-from captcha_keras.finetune import transfer_output_classes
-from captcha_keras.finetune import transfer_weights
+from captcha_keras.training.finetune import class_map
+from captcha_keras.training.finetune import output_layer_names
+from captcha_keras.training.finetune import transfer_output_classes
+from captcha_keras.training.finetune import transfer_weights
 from captcha_keras.models import build_model
 
 FIXTURE = os.path.join(ROOT, "tests", "fixtures", "really_simple_captcha", "images")

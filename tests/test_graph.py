@@ -8,13 +8,13 @@ import tensorflow as tf
 from PIL import Image
 
 from captcha_keras.charset import Charset
-from captcha_keras.decoding import best_path_within
-from captcha_keras.decoding import decode_ctc
-from captcha_keras.decoding import decode_multihead
+from captcha_keras.inference.decoding import best_path_within
+from captcha_keras.inference.decoding import decode_ctc
+from captcha_keras.inference.decoding import decode_multihead
 from captcha_keras.export import graph
 from captcha_keras.images import load_image
 from captcha_keras.images import to_model_input
-from captcha_keras.run_config import RunConfig
+from captcha_keras.runs import RunConfig
 
 
 def encoded(image, format):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from captcha_keras.charset import PAD
-from captcha_keras.losses import CTCLoss
+from captcha_keras.models.losses import CTCLoss
 
 
 def one_hot_path(path, classes=4, p=0.97):

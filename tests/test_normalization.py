@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from captcha_keras.callbacks import ConvergenceStop
-from captcha_keras.callbacks import stopping_patience
+from captcha_keras.training.callbacks import ConvergenceStop
+from captcha_keras.training.callbacks import stopping_patience
 from captcha_keras.models import build_model
 from captcha_keras.models.normalization import ImageNormalization
 
@@ -50,7 +50,7 @@ def test_the_layer_survives_a_reload_and_every_export(mode, tmp_path):
     from captcha_keras.export.portable import write_litert
     from captcha_keras.export.portable import write_onnx
     from captcha_keras.export.savedmodel import export_savedmodel
-    from captcha_keras.runtimes import open_model
+    from captcha_keras.inference.runtimes import open_model
 
     model = build_model("crnn_ctc_fast", 10, 32, 64, 1, 2, 3, normalize=mode)
     assert model.get_layer("normalize").mode == mode

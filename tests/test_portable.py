@@ -14,7 +14,7 @@ from conftest import run_script
 from PIL import Image
 
 from captcha_keras.data.synthetic import render_captcha
-from captcha_keras.runtimes import FORMATS
+from captcha_keras.inference.runtimes import FORMATS
 
 EXPORTS = [("onnx", None), ("litert", None), ("litert", "dynamic"), ("litert", "int8")]
 # The multi-head run: the float and int8 paths (dynamic is the same converter as int8 without calibration).

@@ -16,12 +16,12 @@ from captcha_keras.charset import Charset
 from captcha_keras.data.synthetic import SyntheticCaptchas
 from captcha_keras.data.synthetic import draw_batches
 from captcha_keras.images import ImageError
-from captcha_keras.prediction import Predictor
-from captcha_keras.reading import align_ctc
-from captcha_keras.reading import ctc_text_probability
-from captcha_keras.reading import mask_outputs
-from captcha_keras.reading import read_outputs
-from captcha_keras.reader import SHIPPED_DIR
+from captcha_keras.inference.predictor import Predictor
+from captcha_keras.inference.readings import align_ctc
+from captcha_keras.inference.readings import ctc_text_probability
+from captcha_keras.inference.readings import mask_outputs
+from captcha_keras.inference.readings import read_outputs
+from captcha_keras.inference.reader import SHIPPED_DIR
 
 
 @pytest.fixture(scope="module")

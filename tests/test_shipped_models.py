@@ -11,8 +11,8 @@ import os
 import pytest
 from conftest import ROOT
 
-from captcha_keras.prediction import Predictor
-from captcha_keras.reports import evaluate_synthetic
+from captcha_keras.inference.predictor import Predictor
+from captcha_keras.training.reports import evaluate_synthetic
 
 SAMPLES = 2000
 SEED = 2026
@@ -50,7 +50,7 @@ def test_served_in_bfloat16_the_ctc_model_reads_as_in_float32():
 
     from captcha_keras.precision import cpu_has_amx_bfloat16
     from captcha_keras.precision import serving_precision
-    from captcha_keras.reports import evaluate_arrays
+    from captcha_keras.training.reports import evaluate_arrays
 
     run_dir = os.path.join(ROOT, "saved_models", "ctc_default")
     scores, images, texts, exact = evaluate_synthetic(Predictor.load(run_dir), SAMPLES, SEED)
@@ -79,7 +79,7 @@ def rsc_test_files():
 
 def score_files(folder, files):
     from captcha_keras.data.folder import read_folder
-    from captcha_keras.reports import evaluate_arrays
+    from captcha_keras.training.reports import evaluate_arrays
 
     predictor = Predictor.load(RSC_RUN)
     c = predictor.config
@@ -100,7 +100,7 @@ def test_the_base_model_reads_really_simple_captcha_with_no_labels():
     """Zero-shot: base_alnum never saw a really-simple-captcha image; read with
     only the set's 32 characters, it scored 99.50% on the 1,991 held-out ones."""
     from captcha_keras.data.folder import read_folder
-    from captcha_keras.reports import evaluate_arrays
+    from captcha_keras.training.reports import evaluate_arrays
 
     predictor = Predictor.load(os.path.join(ROOT, "saved_models", "base_alnum"))
     predictor.restrict("23456789ABCDEFGHJKLMNPQRSTUVWXYZ")
@@ -140,8 +140,8 @@ print(json.dumps([texts, confidences]))
 def bytes_signature_files(name, tmp_path, samples=500):
     """Files for the reading-signature check: fresh PNG captchas, or real held-out ones."""
     from captcha_keras.export.checks import encode_png
-    from captcha_keras.reports import draw_test_set
-    from captcha_keras.run_config import RunConfig
+    from captcha_keras.training.reports import draw_test_set
+    from captcha_keras.runs import RunConfig
 
     if name == "really_simple_captcha":
         if os.path.isdir(RSC_SHARED):
@@ -177,7 +177,7 @@ def test_savedmodel_reads_image_bytes_with_tensorflow_alone_as_predictor_does(na
 
 def test_shipped_portable_exports_read_as_the_savedmodel():
     """ctc_default's model.onnx reads the SavedModel's texts; its int8 LiteRT model within 0.3 points."""
-    from captcha_keras.reports import draw_test_set
+    from captcha_keras.training.reports import draw_test_set
 
     run_dir = os.path.join(ROOT, "saved_models", "ctc_default")
     reference = Predictor.load(run_dir)

@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from captcha_keras.callbacks import CosineSchedule
-from captcha_keras.callbacks import cosine_rate
+from captcha_keras.training.callbacks import CosineSchedule
+from captcha_keras.training.callbacks import cosine_rate
 from captcha_keras.charset import Charset
 from captcha_keras.precision import resolve_precision
 from captcha_keras.training import FINAL_FACTOR
@@ -266,7 +266,7 @@ def test_a_killed_run_resumes_from_its_last_finished_epoch(tmp_path):
 def test_time_budget_ends_a_phase_before_the_next_epoch_would_overrun():
     """With 0.5 of 1 minute used by a 0.3-minute epoch, a second epoch would end
     at 0.8 (inside a 1-minute budget) but a third at 1.1 would not."""
-    from captcha_keras.callbacks import TimeBudget
+    from captcha_keras.training.callbacks import TimeBudget
 
     class Holder:
         stop_training = False

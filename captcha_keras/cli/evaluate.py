@@ -37,9 +37,9 @@ def main(argv=None):
     from captcha_keras.cli.flags import fail
     from captcha_keras.evaluation import confusions
     from captcha_keras.precision import set_serving_precision
-    from captcha_keras.prediction import Predictor
-    from captcha_keras.reports import evaluate_synthetic
-    from captcha_keras.reports import write_prediction_grid
+    from captcha_keras.inference.predictor import Predictor
+    from captcha_keras.training.reports import evaluate_synthetic
+    from captcha_keras.training.reports import write_prediction_grid
 
     args = parse_args(argv)
     if args.only and not args.data:
@@ -88,7 +88,7 @@ def evaluate_folder(predictor, args):
     """Scores the model on a labelled folder, read at the model's input size."""
     from captcha_keras.data.folder import DataError
     from captcha_keras.data.folder import read_folder
-    from captcha_keras.reports import evaluate_arrays
+    from captcha_keras.training.reports import evaluate_arrays
 
     c = predictor.config
     wanted = None

@@ -13,7 +13,7 @@ import sys
 from captcha_keras.cli.flags import HelpFormatter
 from captcha_keras.cli.flags import add_serving_precision_flag
 from captcha_keras.images import DEFAULT_MAX_PIXELS
-from captcha_keras.runtimes import FORMATS
+from captcha_keras.inference.runtimes import FORMATS
 
 
 def parse_args(argv=None):
@@ -37,7 +37,7 @@ def main(argv=None):
     from captcha_keras.cli.flags import fail
     from captcha_keras.images import ImageError
     from captcha_keras.precision import set_serving_precision
-    from captcha_keras.prediction import Predictor
+    from captcha_keras.inference.predictor import Predictor
 
     args = parse_args(argv)
     try:

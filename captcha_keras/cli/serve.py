@@ -18,7 +18,7 @@ from captcha_keras.cli.flags import fail
 
 
 def parse_args(argv=None):
-    from captcha_keras.runtimes import FORMATS
+    from captcha_keras.inference.runtimes import FORMATS
     from captcha_keras.serving.settings import API_KEY_ENV
     from captcha_keras.serving.settings import ServeSettings
 

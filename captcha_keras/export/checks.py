@@ -63,7 +63,7 @@ def check_set(config, samples, data=None, seed=CHECK_SEED):
             with open(os.path.join(data, name), "rb") as f:
                 blobs.append(f.read())
         return CheckSet(folder.images[:keep], blobs, list(folder.texts[:keep]), f"{keep} images of {data}")
-    from captcha_keras.reports import draw_test_set
+    from captcha_keras.training.reports import draw_test_set
 
     images, texts = draw_test_set(config, samples, seed)
     return CheckSet(images, [encode_png(a) for a in images], list(texts), f"{samples} fresh synthetic captchas (seed {seed})")

@@ -43,7 +43,7 @@ def load_for_export(run_dir):
     """The run's `best.keras`, batch norms folded, for tracing on the CPU."""
     import keras
 
-    from captcha_keras.finetune import BEST
+    from captcha_keras.training.finetune import BEST
 
     best = os.path.join(run_dir, BEST)
     if not os.path.isfile(best):

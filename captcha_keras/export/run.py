@@ -14,9 +14,9 @@ from captcha_keras.export.portable import write_litert
 from captcha_keras.export.portable import write_onnx
 from captcha_keras.export.savedmodel import export_savedmodel
 from captcha_keras.export.savedmodel import replace_folder
-from captcha_keras.run_config import RunConfig
-from captcha_keras.runtimes import export_path
-from captcha_keras.runtimes import open_model
+from captcha_keras.runs import RunConfig
+from captcha_keras.inference.runtimes import export_path
+from captcha_keras.inference.runtimes import open_model
 
 EXPORT_FORMATS = ("savedmodel", "onnx", "litert")
 
@@ -54,7 +54,7 @@ def export_run(run_dir, format, quantize=None, samples=500, check_data=None, cal
     Raises:
         ExportCheckError: the export reads differently; the earlier one stays.
     """
-    from captcha_keras.prediction import Predictor
+    from captcha_keras.inference.predictor import Predictor
 
     name = format_name(format, quantize)
     model = load_for_export(run_dir)
@@ -97,7 +97,7 @@ def _check_savedmodel(path, config, checks):
     """The reading signature (bytes in, texts out) against `Predictor` reading the same bytes."""
     import tensorflow as tf
 
-    from captcha_keras.prediction import Predictor
+    from captcha_keras.inference.predictor import Predictor
 
     loaded = tf.saved_model.load(path)
     predictor = Predictor(config, loaded.serve)

@@ -102,9 +102,9 @@ def reexport_run(run_dir):
     """
     import keras
 
-    from captcha_keras.finetune import BEST
-    from captcha_keras.prediction import SAVEDMODEL_DIR
-    from captcha_keras.run_config import RunConfig
+    from captcha_keras.training.finetune import BEST
+    from captcha_keras.inference.predictor import SAVEDMODEL_DIR
+    from captcha_keras.runs import RunConfig
 
     best = os.path.join(run_dir, BEST)
     if not os.path.isfile(best):

@@ -5,9 +5,9 @@ import threading
 
 import numpy as np
 
-from captcha_keras.reader import DEFAULT_MODEL
-from captcha_keras.reader import Reader
-from captcha_keras.reader import is_run
+from captcha_keras.inference.reader import DEFAULT_MODEL
+from captcha_keras.inference.reader import Reader
+from captcha_keras.inference.reader import is_run
 from captcha_keras.serving.errors import ApiError
 
 

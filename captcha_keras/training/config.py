@@ -9,8 +9,8 @@ from captcha_keras.charset import Charset
 from captcha_keras.charset import parse_length
 from captcha_keras.data.styles import STYLE_CHOICES
 from captcha_keras.precision import PRECISIONS
-from captcha_keras.run_config import SHIPPED_DIR
-from captcha_keras.run_config import RunConfig
+from captcha_keras.runs import SHIPPED_DIR
+from captcha_keras.runs import RunConfig
 from captcha_keras.training.distribute import STRATEGIES
 from captcha_keras.training.geometry import SYNTHETIC_SIZE
 

@@ -305,7 +305,7 @@ class SyncedClock:
     def __init__(self, strategy, minutes_before=0.0):
         import tensorflow as tf
 
-        from captcha_keras.callbacks import RunClock
+        from captcha_keras.training.callbacks import RunClock
 
         self._local = RunClock(minutes_before)
         self._strategy = strategy

@@ -13,11 +13,11 @@ from captcha_keras.data.splits import load_splits
 from captcha_keras.data.styles import check_style
 from captcha_keras.data.texts import character_weights
 from captcha_keras.data.texts import resolve_emphasis
-from captcha_keras.finetune import class_map
-from captcha_keras.finetune import load_source
-from captcha_keras.finetune import output_layer_names
-from captcha_keras.finetune import transfer_output_classes
-from captcha_keras.finetune import transfer_weights
+from captcha_keras.training.finetune import class_map
+from captcha_keras.training.finetune import load_source
+from captcha_keras.training.finetune import output_layer_names
+from captcha_keras.training.finetune import transfer_output_classes
+from captcha_keras.training.finetune import transfer_weights
 from captcha_keras.training.config import BASE_MODEL
 from captcha_keras.training.geometry import SYNTHETIC_SIZE
 from captcha_keras.training.geometry import check_time_steps

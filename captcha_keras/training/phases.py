@@ -14,19 +14,19 @@ import os
 
 import keras
 
-from captcha_keras.callbacks import AtomicModelCheckpoint
-from captcha_keras.callbacks import ConvergenceStop
-from captcha_keras.callbacks import CosineSchedule
-from captcha_keras.callbacks import EpochInfo
-from captcha_keras.callbacks import RunState
-from captcha_keras.callbacks import SequenceEvaluation
-from captcha_keras.callbacks import TimeBudget
-from captcha_keras.callbacks import read_state
-from captcha_keras.callbacks import stopping_patience
-from captcha_keras.callbacks import write_state
+from captcha_keras.training.callbacks import AtomicModelCheckpoint
+from captcha_keras.training.callbacks import ConvergenceStop
+from captcha_keras.training.callbacks import CosineSchedule
+from captcha_keras.training.callbacks import EpochInfo
+from captcha_keras.training.callbacks import RunState
+from captcha_keras.training.callbacks import SequenceEvaluation
+from captcha_keras.training.callbacks import TimeBudget
+from captcha_keras.training.callbacks import read_state
+from captcha_keras.training.callbacks import stopping_patience
+from captcha_keras.training.callbacks import write_state
 from captcha_keras.data.targets import make_targets
-from captcha_keras.finetune import BEST
-from captcha_keras.losses import CTCLoss
+from captcha_keras.training.finetune import BEST
+from captcha_keras.models.losses import CTCLoss
 from captcha_keras.training.config import FINAL_FACTOR
 from captcha_keras.training.config import FINE_TUNE_FACTOR
 from captcha_keras.training.config import PHASE1_SHARE

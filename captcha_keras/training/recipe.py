@@ -8,12 +8,12 @@ import shutil
 
 import keras
 
-from captcha_keras.callbacks import RunClock
-from captcha_keras.callbacks import read_state
-from captcha_keras.callbacks import write_state
+from captcha_keras.training.callbacks import RunClock
+from captcha_keras.training.callbacks import read_state
+from captcha_keras.training.callbacks import write_state
 from captcha_keras.charset import Charset
 from captcha_keras.data.splits import write_heldout
-from captcha_keras.finetune import BEST
+from captcha_keras.training.finetune import BEST
 from captcha_keras.models import build_model
 from captcha_keras.precision import resolve_precision
 from captcha_keras.precision import set_precision
@@ -43,7 +43,7 @@ def train(config):
     Args:
         config: `TrainConfig`.
     """
-    from captcha_keras.reports import finish_run
+    from captcha_keras.training.reports import finish_run
 
     # First: logical devices and the multi-worker runtime exist only if set
     # up before TensorFlow places anything.

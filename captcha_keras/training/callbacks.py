@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from captcha_keras import evaluation
-from captcha_keras.decoding import decode_outputs
+from captcha_keras.inference.decoding import decode_outputs
 
 
 class SequenceEvaluation(keras.callbacks.Callback):

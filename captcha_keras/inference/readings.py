@@ -21,8 +21,8 @@ import dataclasses
 
 import numpy as np
 
-from captcha_keras.decoding import decode_outputs
-from captcha_keras.decoding import head_list
+from captcha_keras.inference.decoding import decode_outputs
+from captcha_keras.inference.decoding import head_list
 
 # Alternatives listed per character.
 TOP_ALTERNATIVES = 3

@@ -22,14 +22,14 @@ import numpy as np
 from captcha_keras.images import DEFAULT_MAX_PIXELS
 from captcha_keras.images import READ_FORMATS
 from captcha_keras.images import ImageError
-from captcha_keras.prediction import SAVEDMODEL_DIR
-from captcha_keras.prediction import Predictor
-from captcha_keras.reading import TOP_ALTERNATIVES
-from captcha_keras.reading import allowed_indices
-from captcha_keras.reading import read_outputs
-from captcha_keras.run_config import SHIPPED_DIR
-from captcha_keras.runtimes import available_formats
-from captcha_keras.runtimes import split_model_path
+from captcha_keras.inference.predictor import SAVEDMODEL_DIR
+from captcha_keras.inference.predictor import Predictor
+from captcha_keras.inference.readings import TOP_ALTERNATIVES
+from captcha_keras.inference.readings import allowed_indices
+from captcha_keras.inference.readings import read_outputs
+from captcha_keras.runs import SHIPPED_DIR
+from captcha_keras.inference.runtimes import available_formats
+from captcha_keras.inference.runtimes import split_model_path
 
 DEFAULT_MODEL = "ctc_default"
 

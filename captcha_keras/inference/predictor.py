@@ -10,21 +10,21 @@ import os
 
 import numpy as np
 
-from captcha_keras.decoding import decode_outputs
-from captcha_keras.decoding import head_list
+from captcha_keras.inference.decoding import decode_outputs
+from captcha_keras.inference.decoding import head_list
 from captcha_keras.images import ImageError
 from captcha_keras.images import array_to_image
 from captcha_keras.images import list_images
 from captcha_keras.images import load_image
 from captcha_keras.images import to_model_input
-from captcha_keras.reading import allowed_indices
-from captcha_keras.reading import mask_outputs
-from captcha_keras.run_config import RunConfig
-from captcha_keras.runtimes import FORMATS
-from captcha_keras.runtimes import available_formats
-from captcha_keras.runtimes import check_format
-from captcha_keras.runtimes import load_runtime
-from captcha_keras.runtimes import split_model_path
+from captcha_keras.inference.readings import allowed_indices
+from captcha_keras.inference.readings import mask_outputs
+from captcha_keras.runs import RunConfig
+from captcha_keras.inference.runtimes import FORMATS
+from captcha_keras.inference.runtimes import available_formats
+from captcha_keras.inference.runtimes import check_format
+from captcha_keras.inference.runtimes import load_runtime
+from captcha_keras.inference.runtimes import split_model_path
 
 SAVEDMODEL_DIR = "savedmodel"
 

@@ -12,8 +12,8 @@ from captcha_keras.export import export_savedmodel
 from captcha_keras.plots import plot_architecture
 from captcha_keras.plots import plot_history
 from captcha_keras.plots import plot_predictions
-from captcha_keras.prediction import SAVEDMODEL_DIR
-from captcha_keras.prediction import Predictor
+from captcha_keras.inference.predictor import SAVEDMODEL_DIR
+from captcha_keras.inference.predictor import Predictor
 
 METRICS_FILE = "metrics.json"
 

@@ -4,7 +4,7 @@ import os
 
 import keras
 
-from captcha_keras.run_config import RunConfig
+from captcha_keras.runs import RunConfig
 
 BEST = "best.keras"
 
@@ -24,7 +24,7 @@ def load_source(run_dir):
             "(a savedmodel/ folder alone only serves predictions)."
         )
     # Importing the losses registers CTCLoss, which the saved model refers to.
-    import captcha_keras.losses  # noqa: F401
+    import captcha_keras.models.losses  # noqa: F401
 
     return keras.models.load_model(path, compile=False), config
 
