@@ -13,7 +13,7 @@ every format measures:
 - p50 latency of one image through the model (the runtime's call, no decoding);
 - images/s at batch 256 (the same), best of the timing rounds, the formats
   interleaved within each round so that drift on a shared machine hits all;
-- accuracy on 10,000 fresh test captchas (seed 31337), decoded as Predictor does;
+- accuracy on 10,000 fresh test captchas (seed 31337), decoded as Reader does;
 - for the SavedModel also its reading signature: PNG bytes in, texts out.
 
 Ratios against the float32 SavedModel of the same model are computed from
@@ -31,10 +31,10 @@ import time
 
 import numpy as np
 
+from captcha_keras import Reader
+from captcha_keras.data.synthetic import draw_test_set
 from captcha_keras.export.checks import encode_png
 from captcha_keras.export.run import export_run
-from captcha_keras.inference.predictor import Predictor
-from captcha_keras.training.reports import draw_test_set
 from captcha_keras.runs import RunConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -56,36 +56,52 @@ def reference_run(folder, arch, family):
     """An untrained reference model as a run folder (best.keras, config.json) of the defaults' task."""
     from captcha_keras.models import build_model
 
-    config = RunConfig(arch=arch, family=family, charset="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", width=128,
-                       height=64, min_length=4, max_length=4, channels=3)
-    model = build_model(arch, len(config.charset), config.height, config.width, config.channels, 4, 4)
+    config = RunConfig(
+        arch=arch,
+        family=family,
+        charset="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        width=128,
+        height=64,
+        min_length=4,
+        max_length=4,
+        channels=3,
+    )
+    model = build_model(
+        arch,
+        len(config.charset),
+        height=config.height,
+        width=config.width,
+        channels=config.channels,
+        min_length=4,
+        max_length=4,
+    )
     os.makedirs(folder)
     model.save(os.path.join(folder, "best.keras"))
     config.save(folder)
     return folder
 
 
-def timings(predictor, images, batch_size=256, single=100):
+def timings(reader, images, batch_size=256, single=100):
     """`(p50 ms of one image, images/s at batch_size)` of the model call alone."""
-    predictor.outputs(images[:batch_size])  # warm-up: traces, allocates
-    predictor.outputs(images[:1])
+    reader.forward(images[:batch_size])  # warm-up: traces, allocates
+    reader.forward(images[:1])
     started = time.perf_counter()
     count = 0
     for start in range(0, min(len(images), 2048), batch_size):
         batch = images[start : start + batch_size]
-        predictor.outputs(batch)
+        reader.forward(batch)
         count += len(batch)
     rate = count / (time.perf_counter() - started)
     latencies = []
     for i in range(single):
         t = time.perf_counter()
-        predictor.outputs(images[i : i + 1])
+        reader.forward(images[i : i + 1])
         latencies.append(time.perf_counter() - t)
     return statistics.median(latencies) * 1000, rate
 
 
-def accuracy(predictor, images, texts, batch_size=256):
-    read = [p.text for s in range(0, len(images), batch_size) for p in predictor.predict_arrays(images[s : s + batch_size])]
+def accuracy(reader, images, texts, batch_size=256):
+    read = [p.text for s in range(0, len(images), batch_size) for p in reader.read_arrays(images[s : s + batch_size])]
     return float(np.mean([a == b for a, b in zip(read, texts)]))
 
 
@@ -107,7 +123,7 @@ def bench_model(name, run_dir, samples, rounds, trained):
     skipped = {}
     for format, quantize in FORMATS:
         try:
-            result = export_run(run_dir, format, quantize, samples=500, log=lambda line: print("  " + line))
+            result = export_run(run_dir, format, quantize=quantize, samples=500, log=lambda line: print("  " + line))
         except Exception as error:  # a failed check or conversion is reported, and the format left out
             message = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
             print(f"  {format} {quantize or ''}: FAILED: {message}")
@@ -116,16 +132,16 @@ def bench_model(name, run_dir, samples, rounds, trained):
         rows[result["format"]] = {"bytes": result["bytes"], "check": result["check"]}
     config = RunConfig.load(run_dir)
     images, texts = draw_test_set(config, samples, SEED)
-    predictors = {f: Predictor.load(run_dir, format=f) for f in rows}
+    readers = {f: Reader(run_dir, format=f) for f in rows}
     for round_ in range(rounds):
         print(f"  timing round {round_ + 1}/{rounds}")
-        for f, predictor in predictors.items():
-            p50, rate = timings(predictor, images)
+        for f, reader in readers.items():
+            p50, rate = timings(reader, images)
             row = rows[f]
             row["p50_ms"] = min(row.get("p50_ms", p50), p50)
             row["images_per_s"] = max(row.get("images_per_s", rate), rate)
-    for f, predictor in predictors.items():
-        rows[f]["accuracy"] = accuracy(predictor, images, texts) if trained else None
+    for f, reader in readers.items():
+        rows[f]["accuracy"] = accuracy(reader, images, texts) if trained else None
     pngs = [encode_png(a) for a in images[:2048]]
     rows["savedmodel"]["bytes_in_images_per_s"] = signature_rate(run_dir, pngs)
     base = rows["savedmodel"]
@@ -134,8 +150,13 @@ def bench_model(name, run_dir, samples, rounds, trained):
         row["size_vs_savedmodel"] = row["bytes"] / base["bytes"]
         if trained:
             row["accuracy_points_vs_savedmodel"] = (row["accuracy"] - base["accuracy"]) * 100
-    return {"model": name, "trained": trained, "samples": samples if trained else 0, "formats": rows,
-            "failed_checks": skipped}
+    return {
+        "model": name,
+        "trained": trained,
+        "samples": samples if trained else 0,
+        "formats": rows,
+        "failed_checks": skipped,
+    }
 
 
 def print_table(results):
@@ -144,12 +165,16 @@ def print_table(results):
     for result in results:
         for f, row in result["formats"].items():
             acc = f"{row['accuracy']:.2%}" if row["accuracy"] is not None else "untrained"
-            print(f"| {result['model']} | {f} | {row['bytes'] / 1e6:.2f} | {row['size_vs_savedmodel']:.2f} | "
-                  f"{row['p50_ms']:.2f} | {row['images_per_s']:.0f} | {row['speed_vs_savedmodel']:.2f}x | {acc} |")
+            print(
+                f"| {result['model']} | {f} | {row['bytes'] / 1e6:.2f} | {row['size_vs_savedmodel']:.2f} | "
+                f"{row['p50_ms']:.2f} | {row['images_per_s']:.0f} | {row['speed_vs_savedmodel']:.2f}x | {acc} |"
+            )
     for result in results:
         sm = result["formats"]["savedmodel"]
-        print(f"{result['model']}: SavedModel reading signature (PNG bytes in, texts out) "
-              f"{sm['bytes_in_images_per_s']:.0f} img/s at batch 256")
+        print(
+            f"{result['model']}: SavedModel reading signature (PNG bytes in, texts out) "
+            f"{sm['bytes_in_images_per_s']:.0f} img/s at batch 256"
+        )
 
 
 def targets(results):
@@ -176,9 +201,14 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as folder:
         models = [(n, os.path.join(ROOT, "saved_models", n), True) for n in ("ctc_default", "cnn_default")]
         if not args.no_reference:
-            models += [("reference crnn_ctc", reference_run(os.path.join(folder, "ref_ctc"), "crnn_ctc", "ctc"), False),
-                       ("reference vgg_multihead",
-                        reference_run(os.path.join(folder, "ref_cnn"), "vgg_multihead", "multihead"), False)]
+            models += [
+                ("reference crnn_ctc", reference_run(os.path.join(folder, "ref_ctc"), "crnn_ctc", "ctc"), False),
+                (
+                    "reference vgg_multihead",
+                    reference_run(os.path.join(folder, "ref_cnn"), "vgg_multihead", "multihead"),
+                    False,
+                ),
+            ]
         for name, source, trained in models:
             run_dir = os.path.join(folder, name.replace(" ", "_") + "_run")
             shutil.copytree(source, run_dir)
@@ -189,8 +219,17 @@ def main(argv=None):
     os.makedirs(args.out_dir, exist_ok=True)
     path = os.path.join(args.out_dir, f"export-{datetime.date.today()}{'-quick' if args.quick else ''}.json")
     with open(path, "w") as f:
-        json.dump({"date": str(datetime.date.today()), "cores": os.cpu_count(), "seed": SEED, "results": results,
-                   "targets": met}, f, indent=2)
+        json.dump(
+            {
+                "date": str(datetime.date.today()),
+                "cores": os.cpu_count(),
+                "seed": SEED,
+                "results": results,
+                "targets": met,
+            },
+            f,
+            indent=2,
+        )
     print(f"wrote {path}")
 
 

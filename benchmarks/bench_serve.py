@@ -49,8 +49,15 @@ def parse_args(argv=None):
 
 def captcha_pngs(count, seed=777):
     """`count` fresh test captchas of the shipped models' kind, PNG-encoded, and their labels."""
-    data = SyntheticCaptchas(charset="alnum_upper", batch_size=64, steps=-(-count // 64), seed=seed, stream="test",
-                             grayscale=True, family=None)
+    data = SyntheticCaptchas(
+        charset="alnum_upper",
+        batch_size=64,
+        steps=-(-count // 64),
+        seed=seed,
+        stream="test",
+        grayscale=True,
+        family=None,
+    )
     images, texts = draw_batches(data)
     pngs = []
     for image in images[:count]:
@@ -63,15 +70,23 @@ def captcha_pngs(count, seed=777):
 def multipart(pngs):
     lines = []
     for i, data in enumerate(pngs):
-        lines += [f"--{BOUNDARY}".encode(), f'Content-Disposition: form-data; name="files"; filename="{i}.png"'.encode(),
-                  b"", data]
+        lines += [
+            f"--{BOUNDARY}".encode(),
+            f'Content-Disposition: form-data; name="files"; filename="{i}.png"'.encode(),
+            b"",
+            data,
+        ]
     lines += [f"--{BOUNDARY}--".encode(), b""]
     return b"\r\n".join(lines)
 
 
 def start_server(port, *flags):
-    process = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "serve.py"), "--port", str(port),
-                                *flags], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    process = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "scripts", "serve.py"), "--port", str(port), *flags],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
@@ -93,7 +108,7 @@ def free_port():
 
 def load(port, pngs, texts, clients, per_request, requests):
     """`requests` POSTs of `per_request` images from `clients` threads; images/s, latencies, errors, accuracy."""
-    bodies = [multipart(pngs[(i * per_request) % len(pngs):][:per_request]) for i in range(requests)]
+    bodies = [multipart(pngs[(i * per_request) % len(pngs) :][:per_request]) for i in range(requests)]
     wanted = [[texts[((i * per_request) + k) % len(pngs)] for k in range(per_request)] for i in range(requests)]
     headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
     latencies, errors, right, read = [], 0, 0, 0
@@ -126,9 +141,17 @@ def load(port, pngs, texts, clients, per_request, requests):
             future.result()
     seconds = time.perf_counter() - started
     q = np.percentile(latencies, [50, 95, 99]) if latencies else [float("nan")] * 3
-    return {"clients": clients, "images_per_request": per_request, "requests": requests, "errors": errors,
-            "images_per_s": round(read / seconds, 1), "p50_ms": round(float(q[0]), 2), "p95_ms": round(float(q[1]), 2),
-            "p99_ms": round(float(q[2]), 2), "accuracy": round(right / max(read, 1), 4)}
+    return {
+        "clients": clients,
+        "images_per_request": per_request,
+        "requests": requests,
+        "errors": errors,
+        "images_per_s": round(read / seconds, 1),
+        "p50_ms": round(float(q[0]), 2),
+        "p95_ms": round(float(q[1]), 2),
+        "p99_ms": round(float(q[2]), 2),
+        "accuracy": round(right / max(read, 1), 4),
+    }
 
 
 def in_process(reader, pngs, batch_size, repeats=3):
@@ -159,7 +182,10 @@ def ddddocr_figures(pngs, texts):
     started = time.perf_counter()
     got = [ocr.classification(data).upper() for data in pngs]
     seconds = time.perf_counter() - started
-    return {"images_per_s": round(len(pngs) / seconds, 1), "accuracy": round(np.mean([g == t for g, t in zip(got, texts)]), 4)}
+    return {
+        "images_per_s": round(len(pngs) / seconds, 1),
+        "accuracy": round(np.mean([g == t for g, t in zip(got, texts)]), 4),
+    }
 
 
 def main(argv=None):
@@ -168,19 +194,30 @@ def main(argv=None):
     pngs, texts = captcha_pngs(512)
     reader = Reader(args.model)
     reader.read(pngs[0])
-    figures = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "model": args.model,
-               "cores": os.cpu_count(), "in_process": {}}
+    figures = {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "model": args.model,
+        "cores": os.cpu_count(),
+        "in_process": {},
+    }
     for batch in (1, 16, 64):
-        figures["in_process"][f"batch_{batch}_images_per_s"] = in_process(reader, pngs[: 128 if batch == 1 else 512],
-                                                                          batch)
+        figures["in_process"][f"batch_{batch}_images_per_s"] = in_process(
+            reader, pngs[: 128 if batch == 1 else 512], batch
+        )
     figures["in_process"]["single_p50_ms"] = single_latency(reader, pngs)
     flags = ["--models-dir", os.path.join(ROOT, "saved_models"), "--model", args.model, "--max-pending", "100000"]
     port = free_port()
     server = start_server(port, *flags)
     try:
         runs = []
-        for clients, per_request, requests in [(1, 1, 200), (16, 1, 400), (64, 1, 640), (1, 16, 40), (16, 16, 80),
-                                               (64, 16, 128)]:
+        for clients, per_request, requests in [
+            (1, 1, 200),
+            (16, 1, 400),
+            (64, 1, 640),
+            (1, 16, 40),
+            (16, 16, 80),
+            (64, 16, 128),
+        ]:
             runs.append(load(port, pngs, texts, clients, per_request, max(int(requests * scale), clients)))
             print(runs[-1], flush=True)
         figures["http"] = runs
@@ -203,12 +240,15 @@ def main(argv=None):
         "errors_at_64_clients": sum(r["errors"] for r in figures["http"] if r["clients"] == 64),
         "http_16_per_request_vs_reader_batch_16": round(best16 / figures["in_process"]["batch_16_images_per_s"], 3),
         "one_image_one_client_p50_ms": one["p50_ms"],
-        "batching_gain_64_clients_1_image": round(batched64["images_per_s"]
-                                                   / figures["http_unbatched"][0]["images_per_s"], 3),
+        "batching_gain_64_clients_1_image": round(
+            batched64["images_per_s"] / figures["http_unbatched"][0]["images_per_s"], 3
+        ),
     }
     print_table(figures)
     os.makedirs(args.out_dir, exist_ok=True)
-    path = os.path.join(args.out_dir, f"serving-{datetime.date.today().isoformat()}{'-quick' if args.quick else ''}.json")
+    path = os.path.join(
+        args.out_dir, f"serving-{datetime.date.today().isoformat()}{'-quick' if args.quick else ''}.json"
+    )
     with open(path, "w") as f:
         json.dump(figures, f, indent=2)
     print(f"wrote {path}")
@@ -218,8 +258,10 @@ def print_table(figures):
     print("| clients | images/request | requests | images/s | p50 ms | p95 ms | p99 ms | errors | accuracy |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in figures["http"] + [dict(figures["http_unbatched"][0], clients="64 (max-batch 1)")]:
-        print(f"| {r['clients']} | {r['images_per_request']} | {r['requests']} | {r['images_per_s']} | {r['p50_ms']} | "
-              f"{r['p95_ms']} | {r['p99_ms']} | {r['errors']} | {r['accuracy']:.2%} |")
+        print(
+            f"| {r['clients']} | {r['images_per_request']} | {r['requests']} | {r['images_per_s']} | {r['p50_ms']} | "
+            f"{r['p95_ms']} | {r['p99_ms']} | {r['errors']} | {r['accuracy']:.2%} |"
+        )
     print("in-process Reader:", figures["in_process"])
     if figures["ddddocr"]:
         print("ddddocr:", figures["ddddocr"])

@@ -30,10 +30,13 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=128, help="training batch size")
     p.add_argument("--out-dir", default=os.path.join("benchmarks", "results"), help="where the JSON and plot go")
     earlier = sorted(os.path.join(PREVIOUS, name) for name in os.listdir(PREVIOUS)) if os.path.isdir(PREVIOUS) else []
-    p.add_argument("--runs", nargs="*",
-                   default=[os.path.join("saved_models", "ctc_default"), os.path.join("saved_models", "cnn_default")]
-                   + [run for run in earlier if os.path.isdir(run)],
-                   help="run folders whose time-to-accuracy to report (without --quick)")
+    p.add_argument(
+        "--runs",
+        nargs="*",
+        default=[os.path.join("saved_models", "ctc_default"), os.path.join("saved_models", "cnn_default")]
+        + [run for run in earlier if os.path.isdir(run)],
+        help="run folders whose time-to-accuracy to report (without --quick)",
+    )
     return p.parse_args(argv)
 
 
@@ -42,6 +45,7 @@ def main(args):
     from throughput import format_time_to_accuracy
     from throughput import run
     from throughput import time_to_accuracy
+
     from captcha_keras.plots import plot_time_to_accuracy
 
     results = run(quick=args.quick, batch_size=args.batch_size)
@@ -58,10 +62,14 @@ def main(args):
             print(format_time_to_accuracy(curves))
             png = os.path.join(args.out_dir, "time-to-accuracy.png")
             # Bold: the runs asked about; thin: the replaced defaults in previous/.
-            current = {os.path.basename(os.path.normpath(r)) for r in runs
-                       if os.path.dirname(os.path.abspath(r)) != os.path.abspath(PREVIOUS)}
-            plot_time_to_accuracy({k: (c["minutes"], c["val_seq_acc"]) for k, c in curves.items()}, png,
-                                  highlight=current)
+            current = {
+                os.path.basename(os.path.normpath(r))
+                for r in runs
+                if os.path.dirname(os.path.abspath(r)) != os.path.abspath(PREVIOUS)
+            }
+            plot_time_to_accuracy(
+                {k: (c["minutes"], c["val_seq_acc"]) for k, c in curves.items()}, png, highlight=current
+            )
             print(f"wrote {png}")
     suffix = "-quick" if args.quick else ""
     path = os.path.join(args.out_dir, f"{datetime.date.today().isoformat()}{suffix}.json")

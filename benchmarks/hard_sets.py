@@ -59,8 +59,15 @@ def write_set(name, folder, count, stream, seed=0, batch_size=128):
     if held:
         raise SystemExit(f"{folder} holds {held} images, not {count}: delete it to draw the set again.")
     settings = SETS[name]
-    captchas = SyntheticCaptchas(length=LENGTHS, batch_size=batch_size, seed=seed, stream=stream, family=None,
-                                 steps=-(-count // batch_size), **settings)
+    captchas = SyntheticCaptchas(
+        length=LENGTHS,
+        batch_size=batch_size,
+        seed=seed,
+        stream=stream,
+        family=None,
+        steps=-(-count // batch_size),
+        **settings,
+    )
     written = 0
     for batch in range(len(captchas)):
         images, texts = captchas.draw_batch(batch)
@@ -69,7 +76,8 @@ def write_set(name, folder, count, stream, seed=0, batch_size=128):
                 break
             rng = np.random.default_rng([seed, {"train": 0, "test": 1}[stream], written])
             Image.fromarray(TRANSFORMS[name](image, rng)).save(
-                os.path.join(folder, generated_name(text, written, count)))
+                os.path.join(folder, generated_name(text, written, count))
+            )
             written += 1
     print(f"{name} {stream}: {written:,} images in {folder}")
 

@@ -59,8 +59,22 @@ def finished(run_dir):
 def prepare(args):
     split = os.path.join(args.work, "split")
     if not os.path.isdir(os.path.join(split, "test")):
-        run("scripts/dataset.py", "split", args.source, "--out", split, "--fractions", "0.8", "0.2",
-            "--names", "pool", "test", "--seed", "0", "--copy")
+        run(
+            "scripts/dataset.py",
+            "split",
+            args.source,
+            "--out",
+            split,
+            "--fractions",
+            "0.8",
+            "0.2",
+            "--names",
+            "pool",
+            "test",
+            "--seed",
+            "0",
+            "--copy",
+        )
     folder = os.path.join(args.work, "unlabelled")
     truth_path = os.path.join(args.work, "truth.csv")
     if not os.path.isfile(truth_path):
@@ -81,17 +95,35 @@ def prepare(args):
 def pretrain():
     run_dir = os.path.join(ROOT, "saved_models", PRETRAIN)
     if not finished(run_dir):
-        run("scripts/train_ctc.py", "--charset", CHARSET, "--length", "6", "--width", "192", "--height", "64",
-            "--max-minutes", "12", "--cache-size", "32768", "--run-name", PRETRAIN, "--eval-samples", "2000",
-            "--verbose", "2", "--overwrite")
+        run(
+            "scripts/train_ctc.py",
+            "--charset",
+            CHARSET,
+            "--length",
+            "6",
+            "--width",
+            "192",
+            "--height",
+            "64",
+            "--max-minutes",
+            "12",
+            "--cache-size",
+            "32768",
+            "--run-name",
+            PRETRAIN,
+            "--eval-samples",
+            "2000",
+            "--verbose",
+            "2",
+            "--overwrite",
+        )
     return run_dir
 
 
 def label_on_the_page(folder, truth, count):
     """Drives the real page; returns what the labelling took."""
     sys.path.insert(0, os.path.join(ROOT, "tests"))
-    from test_serving import Server  # the same real server the tests start
-
+    from helpers import Server  # the same real server the tests start
     from playwright.sync_api import sync_playwright
 
     models = os.path.join(os.path.dirname(folder), "models")
@@ -103,8 +135,9 @@ def label_on_the_page(folder, truth, count):
     figures = {"labelled": 0, "accepted": 0, "corrected": 0, "keystrokes": 0}
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                                 args=["--no-sandbox"])
+            browser = playwright.chromium.launch(
+                executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox"]
+            )
             page = browser.new_page()
             page.goto(f"http://127.0.0.1:{server.port}/")
             page.click("#tab-label")
@@ -122,8 +155,9 @@ def label_on_the_page(folder, truth, count):
                 page.keyboard.press("Enter")
                 figures["keystrokes"] += 1
                 figures["labelled"] += 1
-                page.wait_for_function("(old) => !document.getElementById('label-caption').innerText"
-                                       ".includes(old + ';')", arg=name)
+                page.wait_for_function(
+                    "(old) => !document.getElementById('label-caption').innerText.includes(old + ';')", arg=name
+                )
             figures["seconds"] = round(time.perf_counter() - started, 1)
             figures["progress"] = page.locator("#label-progress").inner_text()
             page.screenshot(path=os.path.join(ROOT, "docs", "images", "walkthrough-label.png"))
@@ -141,9 +175,12 @@ def second_round(folder, truth, model):
         labelled = dict(list(csv.reader(f))[1:])
     rest = sorted(name for name in truth if name not in labelled)
     readings = Reader(model).read_many([os.path.join(folder, name) for name in rest], batch_size=64)
-    return {"unlabelled": len(rest), "prefill_right": sum(r.text == truth[n] for r, n in zip(readings, rest)),
-            "prefill_below_90_percent": sum(r.confidence < 0.9 for r in readings),
-            "model": os.path.basename(model)}
+    return {
+        "unlabelled": len(rest),
+        "prefill_right": sum(r.text == truth[n] for r, n in zip(readings, rest)),
+        "prefill_below_90_percent": sum(r.confidence < 0.9 for r in readings),
+        "model": os.path.basename(model),
+    }
 
 
 def score(model, test):
@@ -167,19 +204,35 @@ def main(argv=None):
     results["labels_right"] = sum(truth[file] == label for file, label in rows)
     # Pinned to what these figures were measured with: a run from a trained model had
     # 100-batch epochs and 5 epochs before it might stop; scratch is no longer the default.
-    runs = (("amazon_label200_finetuned", ["--init-from", source, "--steps", "100", "--min-epochs", "5"]),
-            ("amazon_label200_scratch", ["--charset", CHARSET, "--init-from", "none"]))
+    runs = (
+        ("amazon_label200_finetuned", ["--init-from", source, "--steps", "100", "--min-epochs", "5"]),
+        ("amazon_label200_scratch", ["--charset", CHARSET, "--init-from", "none"]),
+    )
     for name, extra in runs:
         run_dir = os.path.join(ROOT, "saved_models", name)
         if not finished(run_dir):
-            run("scripts/train_ctc.py", "--data", folder, "--test-data", test, "--max-minutes", args.minutes,
-                "--run-name", name, "--verbose", "2", "--overwrite", *extra,
-                *([] if name.endswith("finetuned") else ["--width", "192", "--height", "64"]))
+            run(
+                "scripts/train_ctc.py",
+                "--data",
+                folder,
+                "--test-data",
+                test,
+                "--max-minutes",
+                args.minutes,
+                "--run-name",
+                name,
+                "--verbose",
+                "2",
+                "--overwrite",
+                *extra,
+                *([] if name.endswith("finetuned") else ["--width", "192", "--height", "64"]),
+            )
         with open(os.path.join(run_dir, "metrics.json")) as f:
             metrics = json.load(f)
         results[name] = {"sequence_accuracy": metrics["sequence_accuracy"], "samples": metrics.get("samples")}
-    results["second_round"] = second_round(folder, truth, os.path.join(ROOT, "saved_models",
-                                                                        "amazon_label200_finetuned"))
+    results["second_round"] = second_round(
+        folder, truth, os.path.join(ROOT, "saved_models", "amazon_label200_finetuned")
+    )
     path = os.path.join(ROOT, "benchmarks", "results", "labelling_walkthrough.json")
     previous = {}
     if os.path.isfile(path):

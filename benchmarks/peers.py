@@ -24,8 +24,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--set", dest="sets", nargs=3, action="append", required=True, metavar=("NAME", "FOLDER", "RUN"),
-                   help="a held-out labelled folder and the run of ours that reads it")
+    p.add_argument(
+        "--set",
+        dest="sets",
+        nargs=3,
+        action="append",
+        required=True,
+        metavar=("NAME", "FOLDER", "RUN"),
+        help="a held-out labelled folder and the run of ours that reads it",
+    )
     p.add_argument("--limit", type=int, help="score at most this many images of each folder")
     p.add_argument("--out-dir", default=os.path.join(ROOT, "benchmarks", "results"), help="where the JSON goes")
     return p.parse_args(argv)
@@ -71,17 +78,29 @@ def main(argv=None):
         ours = score(lambda blob: reader.read(blob).text, blobs, labels)
         peer = score(ocr.classification, blobs, labels, fold_case=True)
         results.append({"set": name, "folder": folder, "run": run, "ours": ours, "ddddocr": peer})
-        print(f"{name}: {len(labels)} images; ours ({run}) {ours['accuracy']:.2%} at {ours['images_per_s']:.0f} "
-              f"img/s; ddddocr {peer['accuracy']:.2%} at {peer['images_per_s']:.0f} img/s")
+        print(
+            f"{name}: {len(labels)} images; ours ({run}) {ours['accuracy']:.2%} at {ours['images_per_s']:.0f} "
+            f"img/s; ddddocr {peer['accuracy']:.2%} at {peer['images_per_s']:.0f} img/s"
+        )
     print("\n| set | images | ours | ours img/s | ddddocr | ddddocr img/s |\n|---|---:|---:|---:|---:|---:|")
     for r in results:
-        print(f"| {r['set']} | {r['ours']['samples']} | {r['ours']['accuracy']:.2%} | {r['ours']['images_per_s']:.0f} "
-              f"| {r['ddddocr']['accuracy']:.2%} | {r['ddddocr']['images_per_s']:.0f} |")
+        print(
+            f"| {r['set']} | {r['ours']['samples']} | {r['ours']['accuracy']:.2%} | {r['ours']['images_per_s']:.0f} "
+            f"| {r['ddddocr']['accuracy']:.2%} | {r['ddddocr']['images_per_s']:.0f} |"
+        )
     os.makedirs(args.out_dir, exist_ok=True)
     path = os.path.join(args.out_dir, f"peers-{datetime.date.today()}.json")
     with open(path, "w") as f:
-        json.dump({"date": str(datetime.date.today()), "cores": os.cpu_count(),
-                   "ddddocr": getattr(ddddocr, "__version__", "1.6.1"), "results": results}, f, indent=2)
+        json.dump(
+            {
+                "date": str(datetime.date.today()),
+                "cores": os.cpu_count(),
+                "ddddocr": getattr(ddddocr, "__version__", "1.6.1"),
+                "results": results,
+            },
+            f,
+            indent=2,
+        )
     print(f"wrote {path}")
 
 

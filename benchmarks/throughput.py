@@ -85,7 +85,7 @@ def training_throughput(arch, images, texts, charset, batch_size=128, steps=6, p
     images = with_channels(images, channels)
 
     def build():
-        return build_model(arch, len(charset), images.shape[1], images.shape[2], channels)
+        return build_model(arch, len(charset), height=images.shape[1], width=images.shape[2], channels=channels)
 
     model = build_with_policy(precision, build)
     compile_model(model, family, charset, 1e-3)
@@ -176,14 +176,16 @@ def stream_overhead(arch, batch_size=128, pool_size=4096, refresh=0.5, repeats=2
     # Drawn in chunks of 256, as training draws its pool.
     source = SyntheticCaptchas(batch_size=256, steps=1, seed=3, grayscale=channels == 1, family=None)
     model = build_with_policy(
-        precision, lambda: build_model(arch, len(source.charset), source.height, source.width, channels)
+        precision,
+        lambda: build_model(arch, len(source.charset), height=source.height, width=source.width, channels=channels),
     )
     compile_model(model, family, source.charset, 1e-3)
     times = {"memory": [], "stream": [], "background": []}
     modes = [("memory", 0.0, False), ("stream", refresh, False), ("background", refresh, True)]
     for name, fraction, background in modes * repeats:
-        data = CachedCaptchas(source, pool_size, batch_size, steps, fraction, workers=2, family=family,
-                              background=background)
+        data = CachedCaptchas(
+            source, pool_size, batch_size, steps, fraction, workers=2, family=family, background=background
+        )
         try:
             # Keras calls `on_epoch_end` after each epoch: it waits for the
             # epoch's redraw and submits the next. So the timed epoch starts
@@ -272,9 +274,7 @@ def time_to_accuracy(run_dirs, thresholds=(0.9, 0.95, 0.97, 0.99, 0.995)):
     for run_dir in run_dirs:
         history = read_history(os.path.join(run_dir, "training.csv"))
         minutes, accuracy = history.get("minutes", []), history.get("val_seq_acc", [])
-        first = {
-            str(t): next((m for m, a in zip(minutes, accuracy) if a >= t), None) for t in thresholds
-        }
+        first = {str(t): next((m for m, a in zip(minutes, accuracy) if a >= t), None) for t in thresholds}
         metrics_path = os.path.join(run_dir, "metrics.json")
         final = None
         if os.path.isfile(metrics_path):
@@ -297,7 +297,9 @@ def format_time_to_accuracy(curves):
         "| --- |" + " ---: |" * (len(thresholds) + 2),
     ]
     for run, c in curves.items():
-        cells = [f"{c['first_minute'][t]:.1f}" if c["first_minute"][t] is not None else "not reached" for t in thresholds]
+        cells = [
+            f"{c['first_minute'][t]:.1f}" if c["first_minute"][t] is not None else "not reached" for t in thresholds
+        ]
         best = f"{max(c['val_seq_acc']):.2%}" if c["val_seq_acc"] else "-"
         final = f"{c['final']:.2%}" if c["final"] is not None else "-"
         lines.append(f"| {run} | " + " | ".join(cells) + f" | {best} | {final} |")

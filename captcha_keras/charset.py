@@ -70,8 +70,7 @@ class Charset:
         invalid = self.invalid_characters(text)
         if invalid:
             raise ValueError(
-                f"Label {text!r} has characters outside the charset: "
-                f"{''.join(invalid)!r}. Charset: {self.characters!r}"
+                f"Label {text!r} has characters outside the charset: {''.join(invalid)!r}. Charset: {self.characters!r}"
             )
 
     def encode(self, text):
@@ -81,9 +80,7 @@ class Charset:
 
     def decode(self, indices):
         """Returns the text of class indices, skipping padding and blanks."""
-        return "".join(
-            self.characters[i] for i in indices if 0 <= i < len(self.characters)
-        )
+        return "".join(self.characters[i] for i in indices if 0 <= i < len(self.characters))
 
 
 def resolve_charset(characters):
@@ -108,8 +105,7 @@ def resolve_charset(characters):
     repeated = sorted({c for c in characters if characters.count(c) > 1})
     if repeated:
         raise ValueError(
-            f"A charset's characters must be unique; repeated: {''.join(repeated)!r}. "
-            f"Received: charset={characters!r}"
+            f"A charset's characters must be unique; repeated: {''.join(repeated)!r}. Received: charset={characters!r}"
         )
     return characters
 
@@ -142,9 +138,7 @@ def encode_labels(texts, charset, max_length=None):
         if not text:
             raise ValueError("Labels must not be empty. Received: text=''")
         if len(text) > max_length:
-            raise ValueError(
-                f"Label {text!r} is longer than max_length={max_length}."
-            )
+            raise ValueError(f"Label {text!r} is longer than max_length={max_length}.")
         labels[row, : len(text)] = charset.encode(text)
     return labels
 
@@ -172,15 +166,11 @@ def parse_length(length):
         except ValueError:
             values = []
         if len(values) not in (1, 2):
-            raise ValueError(
-                f"A length is a number or a range such as '4-6'. Received: length={length!r}"
-            )
+            raise ValueError(f"A length is a number or a range such as '4-6'. Received: length={length!r}")
         length = tuple(values) if len(values) == 2 else values[0]
     if isinstance(length, (int, np.integer)):
         length = (int(length), int(length))
     low, high = (int(v) for v in length)
     if low < 1 or high < low:
-        raise ValueError(
-            f"A length range needs 1 <= min <= max. Received: length={length!r}"
-        )
+        raise ValueError(f"A length range needs 1 <= min <= max. Received: length={length!r}")
     return low, high

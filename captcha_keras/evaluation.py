@@ -1,4 +1,9 @@
-"""Scores of predicted texts: whole-sequence accuracy and character error rate."""
+"""Scores of read texts (whole-sequence accuracy, character error rate), and scoring a `Reader`.
+
+Scoring a `Reader` draws test captchas (`data.synthetic`) and reads them, so
+this module sits above data and inference, and below training and the
+commands (tests/test_layout.py holds the layers).
+"""
 
 import collections
 
@@ -64,3 +69,27 @@ def _check_pairs(truths, predictions):
             "Scores need as many predictions as labels, and at least one. "
             f"Received: {len(truths)} labels, {len(predictions)} predictions"
         )
+
+
+def evaluate_synthetic(reader, samples, seed, workers=2, batch_size=256, style=None, allowed=None, lengths=None):
+    """Scores a `Reader` on `samples` fresh test captchas drawn as its run was trained (or in `style`).
+
+    Returns:
+        `(scores, images, texts, readings)`; scores as `score`.
+    """
+    from captcha_keras.data.synthetic import draw_test_set
+
+    images, texts = draw_test_set(reader.config, samples, seed, workers, style=style)
+    return evaluate_arrays(reader, images, texts, batch_size, allowed, lengths)
+
+
+def evaluate_arrays(reader, images, texts, batch_size=256, allowed=None, lengths=None):
+    """Scores a `Reader` on model-input images with known labels (`allowed`, `lengths`: as `Reader.read`).
+
+    Returns:
+        `(scores, images, texts, readings)`; scores as `score`.
+    """
+    readings = []
+    for start in range(0, len(images), batch_size):
+        readings.extend(reader.read_arrays(images[start : start + batch_size], allowed, lengths))
+    return score(texts, [r.text for r in readings]), images, texts, readings

@@ -124,7 +124,9 @@ def array_to_image(array):
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)) or 0 in array.shape:
-        raise ImageError(f"An image array is (height, width) or (height, width, 1, 3 or 4). Received: shape={array.shape}")
+        raise ImageError(
+            f"An image array is (height, width) or (height, width, 1, 3 or 4). Received: shape={array.shape}"
+        )
     if array.dtype != np.uint8:
         if not np.issubdtype(array.dtype, np.floating) and not np.issubdtype(array.dtype, np.integer):
             raise ImageError(f"An image array holds uint8 or 0-255 float pixels. Received: dtype={array.dtype}")
@@ -208,11 +210,7 @@ def list_images(paths, recursive=False):
         if os.path.isdir(path):
             walker = os.walk(path) if recursive else [(path, [], os.listdir(path))]
             for folder, _, names in walker:
-                files.extend(
-                    os.path.join(folder, n)
-                    for n in sorted(names)
-                    if n.lower().endswith(IMAGE_EXTENSIONS)
-                )
+                files.extend(os.path.join(folder, n) for n in sorted(names) if n.lower().endswith(IMAGE_EXTENSIONS))
         else:
             files.append(path)
     return files

@@ -162,3 +162,16 @@ def plot_architecture(model, out_path):
         )
         return False
     return True
+
+
+def write_prediction_grid(path, images, texts, predictions, count=24, title=None):
+    """A grid of the first `count` readings (`.text`, `.confidence`), with the wrong ones first."""
+    order = sorted(range(len(texts)), key=lambda i: texts[i] == predictions[i].text)[:count]
+    plot_predictions(
+        images[order],
+        [texts[i] for i in order],
+        [predictions[i].text for i in order],
+        out_path=path,
+        confidences=[predictions[i].confidence for i in order],
+        title=title,
+    )

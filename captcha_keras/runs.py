@@ -1,4 +1,24 @@
-"""What a trained run is: architecture, charset and input size, as `config.json`."""
+"""What a run folder is: the names of its files, its `config.json`, and how to find one.
+
+Every file a run folder holds is named here and nowhere else (as keras-hub
+keeps a preset's file names in one module), so that training, reading,
+exporting and serving agree on them:
+
+    saved_models/<run>/
+        config.json          RunConfig: architecture, charset, input size
+        best.keras           the trainable model (float32)
+        savedmodel/          the served model: reads image bytes or pixels
+        model.onnx, model.tflite, model_dynamic.tflite, model_int8.tflite
+        state.json           progress, for --resume
+        metrics.json         scores on the test images, written at the end
+        heldout.txt          the validation files of a --val-split
+        test_files.txt       the test files of a shipped folder run
+        training.csv, history.png, model.png, predictions.png
+        backup/              Keras' mid-epoch backups, removed at the end
+
+`find_run` turns what a user passes (a run folder, an export file of one,
+or the name of a shipped model) into a run folder.
+"""
 
 import dataclasses
 import json
@@ -7,8 +27,115 @@ import os
 from captcha_keras.charset import Charset
 
 CONFIG_FILE = "config.json"
+BEST_MODEL_FILE = "best.keras"
+SAVEDMODEL_DIR = "savedmodel"
+STATE_FILE = "state.json"
+METRICS_FILE = "metrics.json"
+HELDOUT_FILE = "heldout.txt"
+TEST_FILES_FILE = "test_files.txt"
+HISTORY_CSV = "training.csv"
+HISTORY_PNG = "history.png"
+ARCHITECTURE_PNG = "model.png"
+PREDICTIONS_PNG = "predictions.png"
+BACKUP_DIR = "backup"
+# Where each format a run can be read in lives in its folder.
+FORMATS = {
+    "savedmodel": SAVEDMODEL_DIR,
+    "onnx": "model.onnx",
+    "litert": "model.tflite",
+    "litert-dynamic": "model_dynamic.tflite",
+    "litert-int8": "model_int8.tflite",
+}
 # The models that ship with the project, beside the package in a clone.
 SHIPPED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "saved_models")
+# The shipped model a `Reader` reads with when given none.
+DEFAULT_MODEL = "ctc_default"
+# What a CTC folder run starts from by default (`--init-from auto`).
+BASE_MODEL = os.path.join(SHIPPED_DIR, "base_alnum")
+
+
+def check_format(format):
+    """Raises `ValueError` unless `format` is a key of `FORMATS`."""
+    if format not in FORMATS:
+        raise ValueError(f"Unknown model format. Expected one of {sorted(FORMATS)}. Received: format={format!r}")
+
+
+def export_path(run_dir, format):
+    """The path of `format` in `run_dir`."""
+    check_format(format)
+    return os.path.join(run_dir, FORMATS[format])
+
+
+def split_model_path(path):
+    """`(run_dir, format)` of an export file's path, or None if `path` is not one.
+
+    >>> split_model_path("saved_models/ctc_default/model_int8.tflite")
+    ('saved_models/ctc_default', 'litert-int8')
+    """
+    path = os.fspath(path).rstrip(os.sep)
+    name = os.path.basename(path)
+    for format, file in FORMATS.items():
+        if name == file and format != "savedmodel" and os.path.isfile(path):
+            return os.path.dirname(path) or ".", format
+    return None
+
+
+def available_formats(run_dir):
+    """The formats a run folder holds, in `FORMATS` order."""
+    return [f for f in FORMATS if os.path.exists(export_path(run_dir, f))]
+
+
+def is_run(path):
+    """Whether a folder is a trained run that can be read (config.json and a model in any format)."""
+    return os.path.isfile(os.path.join(path, CONFIG_FILE)) and bool(available_formats(path))
+
+
+def shipped_runs():
+    """The names of the shipped models, sorted."""
+    if not os.path.isdir(SHIPPED_DIR):
+        return []
+    return sorted(n for n in os.listdir(SHIPPED_DIR) if is_run(os.path.join(SHIPPED_DIR, n)))
+
+
+def find_run(model):
+    """The folder of `model`: a run folder's path, an export file of one, or the name of a shipped model.
+
+    Returns:
+        A run folder, or an export file's path (which `split_model_path` splits).
+
+    Raises:
+        FileNotFoundError: none of these, with the shipped names listed.
+    """
+    model = os.fspath(model)
+    if is_run(model) or split_model_path(model):
+        return model
+    shipped = os.path.join(SHIPPED_DIR, model)
+    if os.sep not in model and is_run(shipped):
+        return shipped
+    if os.path.isdir(model):
+        if not os.path.isfile(os.path.join(model, CONFIG_FILE)):
+            raise FileNotFoundError(
+                f"{model!r} is not a trained run: it has no {CONFIG_FILE}. Pass a folder written by "
+                "scripts/train_ctc.py or scripts/train_cnn.py, or a shipped model's name "
+                f"({', '.join(shipped_runs()) or 'none found'})."
+            )
+        raise FileNotFoundError(
+            f"{model!r} has {CONFIG_FILE} but no model to read: no {SAVEDMODEL_DIR}/ and no export "
+            f"({', '.join(f for f in FORMATS.values() if f != SAVEDMODEL_DIR)})."
+        )
+    raise FileNotFoundError(
+        f"{model!r} is neither a trained run folder (with {CONFIG_FILE} and {SAVEDMODEL_DIR}/ or an export), an "
+        f"export file of one, nor a shipped model. Shipped models: {', '.join(shipped_runs()) or 'none found'}."
+    )
+
+
+def read_metrics(run_dir):
+    """The run's `metrics.json` as a dict, or None when it has none."""
+    path = os.path.join(run_dir, METRICS_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
 
 
 @dataclasses.dataclass

@@ -120,23 +120,3 @@ def test_multihead_decoding_and_no_character_class():
     heads[2] = np.array([[0.0, 0.1, 0.9]])  # "no character" wins the third head.
     [(text, confidence)] = decode_multihead(heads, CHARSET)
     assert text == "ba" and confidence == pytest.approx(0.9 * 0.8 * 0.9)
-
-
-def test_a_restricted_predictor_never_answers_a_masked_character():
-    from captcha_keras.inference.predictor import Predictor
-    from captcha_keras.runs import RunConfig
-
-    # "aA" + blank: frame 1 says a (0.6) over A (0.3); frames 2-3 are blanks.
-    probs = frames([0.6, 0.3, 0.1], [0, 0, 1], [0.1, 0.1, 0.8])
-    config = RunConfig(arch="crnn_ctc_fast", family="ctc", charset="aA", width=4, height=2, min_length=1,
-                       max_length=2, channels=1)
-    predictor = Predictor(config, lambda images: probs)
-    images = np.zeros((1, 2, 4, 1), "uint8")
-    assert predictor.predict_arrays(images)[0].text == "a"
-    assert predictor.restrict("A").predict_arrays(images)[0].text == "A"
-    assert predictor.restrict("A", lengths=(2, 2)).predict_arrays(images)[0].text == "AA"
-    assert predictor.restrict().predict_arrays(images)[0].text == "a"  # each call replaces the last
-    with pytest.raises(ValueError, match="cannot read"):
-        Predictor(config, lambda images: probs).restrict("b")
-    with pytest.raises(ValueError, match="outside the run's 1-2"):
-        Predictor(config, lambda images: probs).restrict(lengths=(1, 3))

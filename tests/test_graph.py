@@ -8,12 +8,13 @@ import tensorflow as tf
 from PIL import Image
 
 from captcha_keras.charset import Charset
-from captcha_keras.inference.decoding import best_path_within
-from captcha_keras.inference.decoding import decode_ctc
-from captcha_keras.inference.decoding import decode_multihead
 from captcha_keras.export import graph
 from captcha_keras.images import load_image
 from captcha_keras.images import to_model_input
+from captcha_keras.inference.decoding import best_path_within
+from captcha_keras.inference.decoding import decode_ctc
+from captcha_keras.inference.decoding import decode_multihead
+from captcha_keras.inference.readings import read_outputs
 from captcha_keras.runs import RunConfig
 
 
@@ -60,7 +61,9 @@ CONFIGS = [
 
 
 @pytest.mark.parametrize("format", sorted(FORMAT_MODES))
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c.width}x{c.height}x{c.channels}{'-pad' if c.keep_aspect else ''}")
+@pytest.mark.parametrize(
+    "config", CONFIGS, ids=lambda c: f"{c.width}x{c.height}x{c.channels}{'-pad' if c.keep_aspect else ''}"
+)
 def test_graph_preprocessing_matches_pillow_within_one_level(format, config):
     checked = 0
     for mode, image in sample_images():
@@ -103,8 +106,9 @@ def test_enormous_images_are_refused_from_their_header_before_decoding():
     assert graph.header_pixels(tf.constant(encoded(Image.new("RGB", (30, 20)), "GIF"))).numpy() == 600
 
 
-@pytest.mark.parametrize("data", [b"", b"not an image", encoded(Image.new("L", (64, 32)), "PNG")[:60]],
-                         ids=["empty", "text", "truncated"])
+@pytest.mark.parametrize(
+    "data", [b"", b"not an image", encoded(Image.new("L", (64, 32)), "PNG")[:60]], ids=["empty", "text", "truncated"]
+)
 def test_bytes_that_are_no_image_fail_with_an_error(data):
     with pytest.raises(tf.errors.InvalidArgumentError):
         graph.preprocess(tf.constant(data), CONFIGS[0], 10**8)
@@ -126,7 +130,10 @@ def test_graph_ctc_decoding_equals_numpy_best_path_within(lengths):
     charset = Charset("abcd")
     decoded = decode_ctc(probs, charset, lengths=lengths)
     assert [t.decode() for t in texts.numpy()] == [t for t, _ in decoded]
-    np.testing.assert_allclose(confidences.numpy(), [c for _, c in decoded], rtol=1e-4, atol=1e-30)
+    # The confidence is the Reader's: the text's probability over all its alignments.
+    readings = read_outputs(probs, "ctc", charset, lengths=lengths)
+    np.testing.assert_allclose(confidences.numpy(), [r.confidence for r in readings], rtol=1e-4, atol=1e-30)
+    assert all(r.confidence >= c * (1 - 1e-4) for r, (_, c) in zip(readings, decoded))  # at least the best path's
     if lengths == (6, 6):  # 8 frames cannot always hold 6 labels: no path, an empty text
         assert all(len(t) in (0, 6) for t, _ in decoded)
 

@@ -7,21 +7,21 @@ import os
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from bad_inputs import captcha_png
 from bad_inputs import cases
+from PIL import Image
+
 from captcha_keras import Reader
 from captcha_keras.charset import Charset
 from captcha_keras.data.synthetic import SyntheticCaptchas
 from captcha_keras.data.synthetic import draw_batches
 from captcha_keras.images import ImageError
-from captcha_keras.inference.predictor import Predictor
+from captcha_keras.inference.decoding import decode_outputs
 from captcha_keras.inference.readings import align_ctc
 from captcha_keras.inference.readings import ctc_text_probability
 from captcha_keras.inference.readings import mask_outputs
 from captcha_keras.inference.readings import read_outputs
-from captcha_keras.inference.reader import SHIPPED_DIR
+from captcha_keras.runs import SHIPPED_DIR
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +32,9 @@ def reader():
 @pytest.fixture(scope="module")
 def fresh():
     """Fresh test captchas of the shipped models' kind (grayscale 128x64, 4 of 0-9A-Z)."""
-    data = SyntheticCaptchas(charset="alnum_upper", batch_size=50, steps=4, seed=404, stream="test", grayscale=True,
-                             family=None)
+    data = SyntheticCaptchas(
+        charset="alnum_upper", batch_size=50, steps=4, seed=404, stream="test", grayscale=True, family=None
+    )
     return draw_batches(data)
 
 
@@ -48,7 +49,7 @@ def test_the_default_reader_is_the_shipped_ctc_model(reader):
 def test_an_unknown_model_names_the_shipped_ones(tmp_path):
     with pytest.raises(FileNotFoundError, match="ctc_default"):
         Reader("no_such_model")
-    with pytest.raises(FileNotFoundError, match="neither a trained run"):
+    with pytest.raises(FileNotFoundError, match="is not a trained run: it has no config.json"):
         Reader(str(tmp_path))
 
 
@@ -63,10 +64,15 @@ def test_every_kind_of_source_reads_the_same(reader, tmp_path):
     assert len({round(r.confidence, 5) for r in readings}) == 1
 
 
-def test_readings_equal_the_predictors_and_read_many_equals_read(reader, fresh):
+def best_paths(reader, images):
+    """`(text, best path's probability)` of each image, decoded straight from the model's outputs."""
+    c = reader.config
+    return decode_outputs(reader.forward(images), c.family, reader.charset, lengths=(c.min_length, c.max_length))
+
+
+def test_readings_equal_the_decoded_texts_and_read_many_equals_read(reader, fresh):
     images, texts = fresh
-    predictor = Predictor.load(reader.path)
-    expected = [p.text for p in predictor.predict_arrays(images)]
+    expected = [text for text, _ in best_paths(reader, images)]
     many = reader.read_many(list(images), batch_size=64)
     assert [r.text for r in many] == expected
     assert [r.text for r in many[:5]] == [reader.read(image).text for image in images[:5]]
@@ -84,20 +90,20 @@ def test_each_character_has_a_confidence_and_alternatives(reader, fresh):
             probabilities = [p for _, p in c.alternatives]
             assert probabilities == sorted(probabilities, reverse=True) and probabilities[0] <= c.confidence
 
+
 def test_a_ctc_confidence_sums_the_paths_of_its_text(reader, fresh):
-    """At least the best path's probability (what Predictor reports), at most 1."""
+    """At least the best path's probability (what predict.py printed before), at most 1."""
     images, _ = fresh
-    best_paths = Predictor.load(reader.path).predict_arrays(images[:40])
-    for reading, best in zip(reader.read_many(list(images[:40])), best_paths):
-        assert reading.text == best.text
-        assert best.confidence - 1e-5 <= reading.confidence <= 1.0 + 1e-6
+    for reading, (text, best) in zip(reader.read_many(list(images[:40])), best_paths(reader, images[:40])):
+        assert reading.text == text
+        assert best - 1e-5 <= reading.confidence <= 1.0 + 1e-6
 
 
 def test_ctc_text_probability_matches_exhaustive_search():
     rng = np.random.default_rng(9)
     for _ in range(20):
         probs = rng.dirichlet(np.ones(3), size=4)
-        labels = list(rng.integers(0, 2, rng.integers(1, 3)))
+        labels = list(rng.integers(0, 2, rng.integers(0, 3)))  # the empty text too
         total = 0.0
         for path in itertools.product(range(3), repeat=4):
             collapsed = [p for i, p in enumerate(path) if p != 2 and (i == 0 or path[i - 1] != p)]
@@ -117,9 +123,16 @@ def test_a_multihead_model_reads_with_per_head_characters(fresh):
 def test_allowed_masks_before_decoding_not_after():
     """Filtering the decoded text would drop the 'B'; masking lets the second choice take its place."""
     charset = Charset("AB1")
-    probs = np.array([[[0.05, 0.90, 0.03, 0.02],    # B, then 1
-                       [0.00, 0.10, 0.20, 0.70],
-                       [0.10, 0.05, 0.80, 0.05]]], dtype="float32")
+    probs = np.array(
+        [
+            [
+                [0.05, 0.90, 0.03, 0.02],  # B, then 1
+                [0.00, 0.10, 0.20, 0.70],
+                [0.10, 0.05, 0.80, 0.05],
+            ]
+        ],
+        dtype="float32",
+    )
     assert read_outputs(probs, "ctc", charset)[0].text == "B1"
     masked = read_outputs(probs, "ctc", charset, allowed="A1")[0]
     assert masked.text == "A1" and set(masked.text) <= set("A1")
@@ -216,3 +229,23 @@ def test_read_many_names_the_bad_image(reader):
 
 def test_shipped_dir_is_beside_the_package():
     assert os.path.isdir(os.path.join(SHIPPED_DIR, "ctc_default"))
+
+
+def test_a_restricted_reading_never_answers_a_masked_character():
+    from captcha_keras.runs import RunConfig
+
+    # "aA" + blank: frame 1 says a (0.6) over A (0.3); frames 2-3 are blanks.
+    probs = np.array([[[0.6, 0.3, 0.1], [0, 0, 1], [0.1, 0.1, 0.8]]], "float32")
+    config = RunConfig(
+        arch="crnn_ctc_fast", family="ctc", charset="aA", width=4, height=2, min_length=1, max_length=2, channels=1
+    )
+    reader = Reader.from_runtime(config, lambda images: probs)
+    images = np.zeros((1, 2, 4, 1), "uint8")
+    assert reader.read_arrays(images)[0].text == "a"
+    assert reader.read_arrays(images, allowed="A")[0].text == "A"
+    assert reader.read_arrays(images, allowed="A", lengths=(2, 2))[0].text == "AA"
+    assert reader.read_arrays(images)[0].text == "a"  # a restriction holds for its call only
+    with pytest.raises(ValueError, match="cannot read"):
+        reader.read_arrays(images, allowed="b")
+    with pytest.raises(ValueError, match="outside the run's 1-2"):
+        reader.read_arrays(images, lengths=(1, 3))

@@ -9,10 +9,10 @@ import json
 import os
 
 import pytest
-from conftest import ROOT
+from helpers import ROOT
 
-from captcha_keras.inference.predictor import Predictor
-from captcha_keras.training.reports import evaluate_synthetic
+from captcha_keras import Reader
+from captcha_keras.evaluation import evaluate_synthetic
 
 SAMPLES = 2000
 SEED = 2026
@@ -31,8 +31,7 @@ FLOORS = {"ctc_default": 0.98, "cnn_default": 0.98, "base_alnum": 0.565}
 @pytest.mark.parametrize("name", sorted(FLOORS))
 def test_shipped_model_reads_fresh_captchas(name):
     run_dir = os.path.join(ROOT, "saved_models", name)
-    predictor = Predictor.load(run_dir)
-    scores, _, texts, predictions = evaluate_synthetic(predictor, SAMPLES, SEED)
+    scores, _, texts, predictions = evaluate_synthetic(Reader(run_dir), SAMPLES, SEED)
     with open(os.path.join(run_dir, "metrics.json")) as f:
         recorded = json.load(f)
     assert scores["samples"] == SAMPLES == len(predictions)
@@ -48,14 +47,14 @@ def test_served_in_bfloat16_the_ctc_model_reads_as_in_float32():
     the texts must stay those of float32, the confidences move by rounding."""
     import tensorflow as tf
 
+    from captcha_keras.evaluation import evaluate_arrays
     from captcha_keras.precision import cpu_has_amx_bfloat16
     from captcha_keras.precision import serving_precision
-    from captcha_keras.training.reports import evaluate_arrays
 
     run_dir = os.path.join(ROOT, "saved_models", "ctc_default")
-    scores, images, texts, exact = evaluate_synthetic(Predictor.load(run_dir), SAMPLES, SEED)
+    scores, images, texts, exact = evaluate_synthetic(Reader(run_dir), SAMPLES, SEED)
     with serving_precision("bfloat16"):
-        scores16, _, _, rounded = evaluate_arrays(Predictor.load(run_dir), images, texts)
+        scores16, _, _, rounded = evaluate_arrays(Reader(run_dir), images, texts)
     assert not tf.config.optimizer.get_experimental_options().get("auto_mixed_precision_onednn_bfloat16", False)
     same = sum(a.text == b.text for a, b in zip(exact, rounded))
     assert same >= 0.995 * SAMPLES, same
@@ -79,12 +78,12 @@ def rsc_test_files():
 
 def score_files(folder, files):
     from captcha_keras.data.folder import read_folder
-    from captcha_keras.training.reports import evaluate_arrays
+    from captcha_keras.evaluation import evaluate_arrays
 
-    predictor = Predictor.load(RSC_RUN)
-    c = predictor.config
+    reader = Reader(RSC_RUN)
+    c = reader.config
     data = read_folder(folder, c.width, c.height, c.channels, c.keep_aspect, progress=None, only=files)
-    scores, *_ = evaluate_arrays(predictor, data.images, data.texts)
+    scores, *_ = evaluate_arrays(reader, data.images, data.texts)
     return scores
 
 
@@ -100,19 +99,22 @@ def test_the_base_model_reads_really_simple_captcha_with_no_labels():
     """Zero-shot: base_alnum never saw a really-simple-captcha image; read with
     only the set's 32 characters, it scored 99.50% on the 1,991 held-out ones."""
     from captcha_keras.data.folder import read_folder
-    from captcha_keras.training.reports import evaluate_arrays
+    from captcha_keras.evaluation import evaluate_arrays
 
-    predictor = Predictor.load(os.path.join(ROOT, "saved_models", "base_alnum"))
-    predictor.restrict("23456789ABCDEFGHJKLMNPQRSTUVWXYZ")
-    c = predictor.config
+    reader = Reader(os.path.join(ROOT, "saved_models", "base_alnum"))
+    c = reader.config
     data = read_folder(RSC_FIXTURE, c.width, c.height, c.channels, c.keep_aspect, progress=None)
-    scores, _, _, predictions = evaluate_arrays(predictor, data.images, data.texts)
+    scores, _, _, predictions = evaluate_arrays(
+        reader, data.images, data.texts, allowed="23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+    )
     assert scores["samples"] == 300
     assert scores["sequence_accuracy"] >= 0.97, scores
     assert not any(set(p.text) - set("23456789ABCDEFGHJKLMNPQRSTUVWXYZ") for p in predictions)
 
 
-@pytest.mark.skipif(not os.path.isdir(RSC_SHARED), reason="../shared/datasets/really-simple-captcha is not beside this clone")
+@pytest.mark.skipif(
+    not os.path.isdir(RSC_SHARED), reason="../shared/datasets/really-simple-captcha is not beside this clone"
+)
 def test_really_simple_captcha_model_on_the_whole_heldout_split():
     files = rsc_test_files()
     scores = score_files(RSC_SHARED, files)
@@ -139,8 +141,8 @@ print(json.dumps([texts, confidences]))
 
 def bytes_signature_files(name, tmp_path, samples=500):
     """Files for the reading-signature check: fresh PNG captchas, or real held-out ones."""
+    from captcha_keras.data.synthetic import draw_test_set
     from captcha_keras.export.checks import encode_png
-    from captcha_keras.training.reports import draw_test_set
     from captcha_keras.runs import RunConfig
 
     if name == "really_simple_captcha":
@@ -159,7 +161,7 @@ def bytes_signature_files(name, tmp_path, samples=500):
 
 
 @pytest.mark.parametrize("name", ["ctc_default", "cnn_default", "really_simple_captcha"])
-def test_savedmodel_reads_image_bytes_with_tensorflow_alone_as_predictor_does(name, tmp_path):
+def test_savedmodel_reads_image_bytes_with_tensorflow_alone_as_the_reader_does(name, tmp_path):
     import subprocess
     import sys
 
@@ -167,28 +169,32 @@ def test_savedmodel_reads_image_bytes_with_tensorflow_alone_as_predictor_does(na
     paths = bytes_signature_files(name, tmp_path)
     assert len(paths) >= (500 if name != "really_simple_captcha" or os.path.isdir(RSC_SHARED) else 300)
     (tmp_path / "paths.txt").write_text("\n".join(paths))
-    result = subprocess.run([sys.executable, "-c", TENSORFLOW_ALONE, os.path.join(run_dir, "savedmodel"),
-                             str(tmp_path / "paths.txt")], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", TENSORFLOW_ALONE, os.path.join(run_dir, "savedmodel"), str(tmp_path / "paths.txt")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     texts, confidences = json.loads(result.stdout.strip().splitlines()[-1])
-    expected = Predictor.load(run_dir).predict(paths)
+    expected = Reader(run_dir).read_many(paths, batch_size=256)
     assert texts == [p.text for p in expected]
     assert max(abs(c - p.confidence) for c, p in zip(confidences, expected)) < 1e-4
 
 
 def test_shipped_portable_exports_read_as_the_savedmodel():
     """ctc_default's model.onnx reads the SavedModel's texts; its int8 LiteRT model within 0.3 points."""
-    from captcha_keras.training.reports import draw_test_set
+    from captcha_keras.data.synthetic import draw_test_set
 
     run_dir = os.path.join(ROOT, "saved_models", "ctc_default")
-    reference = Predictor.load(run_dir)
+    reference = Reader(run_dir)
     images, texts = draw_test_set(reference.config, SAMPLES, SEED + 1)
 
-    def read(predictor):
-        return [p.text for s in range(0, len(images), 250) for p in predictor.predict_arrays(images[s : s + 250])]
+    def read(reader):
+        return [r.text for s in range(0, len(images), 250) for r in reader.read_arrays(images[s : s + 250])]
 
     expected = read(reference)
-    assert read(Predictor.load(run_dir, format="onnx")) == expected
-    int8 = read(Predictor.load(os.path.join(run_dir, "model_int8.tflite")))
+    assert read(Reader(run_dir, format="onnx")) == expected
+    int8 = read(Reader(os.path.join(run_dir, "model_int8.tflite")))
     right = sum(a == b for a, b in zip(int8, texts)) - sum(a == b for a, b in zip(expected, texts))
     # Within 0.3 points of the SavedModel, allowing three standard errors of a
     # paired difference on these 2,000 (the captchas the two read differently).

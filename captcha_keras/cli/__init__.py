@@ -9,8 +9,16 @@
     captcha-keras export ...       scripts/export.py
     captcha-keras serve ...        scripts/serve.py
 
-Both spellings run the same `main(argv)` of a module here; `flags.py` holds
-what they share.
+Both spellings run the same `main(argv)` of a module here, one module a command:
+
+    train.py      train-ctc and train-cnn
+    predict.py    predict
+    evaluate.py   evaluate
+    generate.py   generate
+    dataset.py    dataset
+    export.py     export
+    serve.py      serve
+    flags.py      the flags and error handling the commands share
 """
 
 import importlib

@@ -14,7 +14,6 @@ import argparse
 import json
 import sys
 
-
 from captcha_keras.cli.flags import HelpFormatter
 
 
@@ -27,11 +26,15 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     commands = p.add_subparsers(dest="command", required=True)
 
-    stats = commands.add_parser("stats", parents=[common], formatter_class=HelpFormatter, help="counts, label lengths, characters, sizes")
+    stats = commands.add_parser(
+        "stats", parents=[common], formatter_class=HelpFormatter, help="counts, label lengths, characters, sizes"
+    )
     stats.add_argument("dir", help="the labelled folder")
     stats.add_argument("--json", help="also write the numbers to this file")
 
-    split = commands.add_parser("split", parents=[common], formatter_class=HelpFormatter, help="seeded split into OUT/<name>/ folders")
+    split = commands.add_parser(
+        "split", parents=[common], formatter_class=HelpFormatter, help="seeded split into OUT/<name>/ folders"
+    )
     split.add_argument("dir", help="the labelled folder (never changed)")
     split.add_argument("--out", required=True, help="where the part folders go")
     split.add_argument("--fractions", type=float, nargs="+", default=[0.8, 0.2], help="shares of the parts")
@@ -39,13 +42,17 @@ def parse_args(argv=None):
     split.add_argument("--seed", type=int, default=0, help="the same seed gives the same parts")
     split.add_argument("--copy", action="store_true", help="copy files instead of hard-linking them")
 
-    dedupe = commands.add_parser("dedupe", parents=[common], formatter_class=HelpFormatter, help="find images with the same pixels")
+    dedupe = commands.add_parser(
+        "dedupe", parents=[common], formatter_class=HelpFormatter, help="find images with the same pixels"
+    )
     dedupe.add_argument("dir", help="the labelled folder")
     action = dedupe.add_mutually_exclusive_group()
     action.add_argument("--out", help="copy the images without their duplicates here")
     action.add_argument("--delete", action="store_true", help="delete the duplicates in place")
 
-    merge = commands.add_parser("merge", parents=[common], formatter_class=HelpFormatter, help="copy several folders into one")
+    merge = commands.add_parser(
+        "merge", parents=[common], formatter_class=HelpFormatter, help="copy several folders into one"
+    )
     merge.add_argument("sources", nargs="+", help="the labelled folders, in order")
     merge.add_argument("--out", required=True, help="an empty or missing folder")
     return p.parse_args(argv)
@@ -55,8 +62,9 @@ def survey(folder, args):
     from captcha_keras.data.survey import survey_folder
     from captcha_keras.data.tables import format_problems
 
-    result = survey_folder(folder, charset=args.charset, strict=args.strict, workers=args.workers,
-                           progress=f"checking {folder}")
+    result = survey_folder(
+        folder, charset=args.charset, strict=args.strict, workers=args.workers, progress=f"checking {folder}"
+    )
     if result.problems and args.command != "stats":
         print(format_problems(result.problems), file=sys.stderr)
     return result

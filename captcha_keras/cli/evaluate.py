@@ -1,7 +1,7 @@
 """Score a trained run on fresh, seeded captchas drawn with its own settings, or on a labelled folder.
 
-    python scripts/evaluate.py --model saved_models/ctc_default --samples 10000 --seed 123 --json out.json
-    python scripts/evaluate.py --model saved_models/really_simple_captcha --data DIR --errors-png errors.png
+python scripts/evaluate.py --model saved_models/ctc_default --samples 10000 --seed 123 --json out.json
+python scripts/evaluate.py --model saved_models/really_simple_captcha --data DIR --errors-png errors.png
 """
 
 import argparse
@@ -24,8 +24,10 @@ def parse_args(argv=None):
     p.add_argument("--workers", type=int, default=2, help="processes drawing captchas")
     p.add_argument("--decoder", default="greedy", choices=("greedy", "beam_search"), help="CTC decoding")
     add_serving_precision_flag(p)
-    p.add_argument("--restrict-charset",
-                   help="read only these characters (a subset of the model's): a base model on a set with fewer")
+    p.add_argument(
+        "--restrict-charset",
+        help="read only these characters (a subset of the model's): a base model on a set with fewer",
+    )
     p.add_argument("--restrict-length", help="read only texts of this length, e.g. 6 or 4-6 (CTC models)")
     p.add_argument("--json", help="also write the scores to this file")
     p.add_argument("--errors-png", help="also draw a grid of the wrong predictions here")
@@ -36,10 +38,10 @@ def main(argv=None):
     from captcha_keras.charset import parse_length
     from captcha_keras.cli.flags import fail
     from captcha_keras.evaluation import confusions
+    from captcha_keras.evaluation import evaluate_synthetic
+    from captcha_keras.inference.reader import Reader
+    from captcha_keras.plots import write_prediction_grid
     from captcha_keras.precision import set_serving_precision
-    from captcha_keras.inference.predictor import Predictor
-    from captcha_keras.training.reports import evaluate_synthetic
-    from captcha_keras.training.reports import write_prediction_grid
 
     args = parse_args(argv)
     if args.only and not args.data:
@@ -48,23 +50,35 @@ def main(argv=None):
         fail(f"--samples must be at least 1. Received: {args.samples}")
     precision = set_serving_precision(args.precision)
     try:
-        predictor = Predictor.load(args.model, strategy=args.decoder)
-        lengths = parse_length(args.restrict_length) if args.restrict_length else None
-        predictor.restrict(args.restrict_charset, lengths)
+        reader = Reader(args.model, decoder=args.decoder)
+        lengths = reader.check_lengths(parse_length(args.restrict_length) if args.restrict_length else None)
+        reader.check_allowed(args.restrict_charset)
     except (FileNotFoundError, ValueError, OSError) as error:
         fail(error)
     if args.data:
         try:
-            scores, images, texts, predictions = evaluate_folder(predictor, args)
+            scores, images, texts, predictions = evaluate_folder(reader, args, lengths)
         except (FileNotFoundError, ValueError) as error:
             fail(error)
         scores.update(model=args.model, data=args.data, decoder=args.decoder, precision=precision)
         source = args.data
     else:
-        scores, images, texts, predictions = evaluate_synthetic(predictor, args.samples, args.seed, args.workers,
-                                                                style=args.style)
-        scores.update(model=args.model, seed=args.seed, decoder=args.decoder, precision=precision,
-                      style=args.style or predictor.config.style)
+        scores, images, texts, predictions = evaluate_synthetic(
+            reader,
+            args.samples,
+            args.seed,
+            args.workers,
+            style=args.style,
+            allowed=args.restrict_charset,
+            lengths=lengths,
+        )
+        scores.update(
+            model=args.model,
+            seed=args.seed,
+            decoder=args.decoder,
+            precision=precision,
+            style=args.style or reader.config.style,
+        )
         source = f"fresh captchas, seed {args.seed}"
     if args.restrict_charset or args.restrict_length:
         scores.update(restrict_charset=args.restrict_charset, restrict_length=args.restrict_length)
@@ -75,7 +89,10 @@ def main(argv=None):
     print(f"sequence accuracy: {scores['sequence_accuracy']:.4%}")
     print(f"character error rate: {scores['cer']:.4%}")
     if scores["confusions"]:
-        print("most confused (true -> predicted, count): " + ", ".join(f"{t}->{p} {n}" for t, p, n in scores["confusions"]))
+        print(
+            "most confused (true -> predicted, count): "
+            + ", ".join(f"{t}->{p} {n}" for t, p, n in scores["confusions"])
+        )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(scores, f, indent=2)
@@ -84,13 +101,13 @@ def main(argv=None):
     return 0
 
 
-def evaluate_folder(predictor, args):
+def evaluate_folder(reader, args, lengths=None):
     """Scores the model on a labelled folder, read at the model's input size."""
     from captcha_keras.data.folder import DataError
     from captcha_keras.data.folder import read_folder
-    from captcha_keras.training.reports import evaluate_arrays
+    from captcha_keras.evaluation import evaluate_arrays
 
-    c = predictor.config
+    c = reader.config
     wanted = None
     if args.only:
         with open(args.only) as f:
@@ -100,10 +117,12 @@ def evaluate_folder(predictor, args):
     )
     missing = (wanted or set()) - set(data.files)
     if missing:
-        raise DataError(f"{len(missing)} files of {args.only} are not usable images of {args.data}: {sorted(missing)[:5]}")
+        raise DataError(
+            f"{len(missing)} files of {args.only} are not usable images of {args.data}: {sorted(missing)[:5]}"
+        )
     if data.problems:
         print(data.summary())
     outside = sum(bool(set(t) - set(args.restrict_charset or c.charset)) for t in data.texts)
     if outside:
         print(f"note: {outside} labels use characters the model does not know; they count as errors.")
-    return evaluate_arrays(predictor, data.images, data.texts)
+    return evaluate_arrays(reader, data.images, data.texts, allowed=args.restrict_charset, lengths=lengths)

@@ -1,7 +1,7 @@
 """Write a folder of synthetic captchas named <label>_<index>.png.
 
-    python scripts/generate.py --out data/synthetic --count 100000 --charset digits --length 4-6 --seed 1
-    python scripts/generate.py --out data/mix --count 1000 --charset alnum --length 4-8 --width 192 --style mix
+python scripts/generate.py --out data/synthetic --count 100000 --charset digits --length 4-6 --seed 1
+python scripts/generate.py --out data/mix --count 1000 --charset alnum --length 4-8 --width 192 --style mix
 """
 
 import argparse
@@ -22,12 +22,20 @@ def parse_args(argv=None):
     p.add_argument("--height", type=int, default=64, help="image height in pixels")
     p.add_argument("--length", default="4", help="label length: 4, or a range such as 4-6")
     p.add_argument("--seed", type=int, default=0, help="the same seed draws the same captchas")
-    p.add_argument("--stream", default="train", choices=("train", "validation", "test"),
-                   help="independent streams of one seed; a training run with this seed draws 'train'")
+    p.add_argument(
+        "--stream",
+        default="train",
+        choices=("train", "validation", "test"),
+        help="independent streams of one seed; a training run with this seed draws 'train'",
+    )
     p.add_argument("--grayscale", action="store_true", help="one-channel PNGs")
-    p.add_argument("--style", default="captcha", choices=STYLE_CHOICES,
-                   help="captcha = the captcha package as it comes; a style of docs/styles.md; mix = each image "
-                   "in one of them (arith needs --charset '0123456789+-=?')")
+    p.add_argument(
+        "--style",
+        default="captcha",
+        choices=STYLE_CHOICES,
+        help="captcha = the captcha package as it comes; a style of docs/styles.md; mix = each image "
+        "in one of them (arith needs --charset '0123456789+-=?')",
+    )
     p.add_argument("--workers", type=int, default=2, help="processes drawing and writing")
     p.add_argument("--force", action="store_true", help="write into a folder that already holds images")
     p.add_argument("--grid", help="also draw the first 8 images with their labels into this PNG")
@@ -41,8 +49,17 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         result = generate_folder(
-            args.out, args.count, charset=args.charset, width=args.width, height=args.height, length=args.length,
-            seed=args.seed, stream=args.stream, grayscale=args.grayscale, workers=args.workers, force=args.force,
+            args.out,
+            args.count,
+            charset=args.charset,
+            width=args.width,
+            height=args.height,
+            length=args.length,
+            seed=args.seed,
+            stream=args.stream,
+            grayscale=args.grayscale,
+            workers=args.workers,
+            force=args.force,
             style=args.style,
         )
     except (FileExistsError, ValueError, OSError) as error:
@@ -60,9 +77,18 @@ def write_grid(args):
     from captcha_keras.data.synthetic import SyntheticCaptchas
     from captcha_keras.plots import plot_predictions
 
-    data = SyntheticCaptchas(charset=args.charset, width=args.width, height=args.height, length=args.length,
-                             seed=args.seed, stream=args.stream, grayscale=args.grayscale, family=None,
-                             style=args.style, steps=1)
+    data = SyntheticCaptchas(
+        charset=args.charset,
+        width=args.width,
+        height=args.height,
+        length=args.length,
+        seed=args.seed,
+        stream=args.stream,
+        grayscale=args.grayscale,
+        family=None,
+        style=args.style,
+        steps=1,
+    )
     images, texts = data.draw_batch(0)
     count = min(8, args.count)
     plot_predictions(images[:count], None, texts[:count], args.grid, title=f"--style {args.style}")

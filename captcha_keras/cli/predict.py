@@ -3,7 +3,9 @@
     python scripts/predict.py --model saved_models/ctc_default captcha.png more/
     python scripts/predict.py --model saved_models/ctc_default/model_int8.tflite captcha.png
 
-Prints `path<TAB>text<TAB>confidence` per image. An unreadable file gets an
+Prints `path<TAB>text<TAB>confidence` per image, the confidence being the
+`Reader`'s: the probability of the whole text (for CTC, summed over every
+alignment that spells it). An unreadable file gets an
 `ERROR` line on stderr, the others are still read, and the exit code is 1.
 """
 
@@ -13,22 +15,32 @@ import sys
 from captcha_keras.cli.flags import HelpFormatter
 from captcha_keras.cli.flags import add_serving_precision_flag
 from captcha_keras.images import DEFAULT_MAX_PIXELS
-from captcha_keras.inference.runtimes import FORMATS
+from captcha_keras.runs import FORMATS
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    p.add_argument("--model", required=True,
-                   help="a run folder (with config.json and savedmodel/), or an export file of one (model.onnx, ...)")
-    p.add_argument("--format", choices=sorted(FORMATS),
-                   help="the run's format to read with (default: savedmodel, or the --model file's); "
-                        "onnx and litert* need no TensorFlow")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="a run folder (with config.json and savedmodel/), or an export file of one (model.onnx, ...)",
+    )
+    p.add_argument(
+        "--format",
+        choices=sorted(FORMATS),
+        help="the run's format to read with (default: savedmodel, or the --model file's); "
+        "onnx and litert* need no TensorFlow",
+    )
     p.add_argument("paths", nargs="+", help="image files or folders")
     p.add_argument("--decoder", default="greedy", choices=("greedy", "beam_search"), help="CTC decoding")
     p.add_argument("--beam-width", type=int, default=10, help="beams of --decoder beam_search")
     p.add_argument("--batch-size", type=int, default=64, help="images read at once")
-    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
-                   help="refuse images of more pixels than this before decoding them")
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help="refuse images of more pixels than this before decoding them",
+    )
     add_serving_precision_flag(p)
     return p.parse_args(argv)
 
@@ -36,18 +48,26 @@ def parse_args(argv=None):
 def main(argv=None):
     from captcha_keras.cli.flags import fail
     from captcha_keras.images import ImageError
+    from captcha_keras.inference.reader import Reader
     from captcha_keras.precision import set_serving_precision
-    from captcha_keras.inference.predictor import Predictor
 
     args = parse_args(argv)
     try:
-        predictor = Predictor.load(args.model, strategy=args.decoder, beam_width=args.beam_width, format=args.format)
-        if predictor.format == "savedmodel":  # the precision is TensorFlow's; the other runtimes have their own
+        # Any format Pillow reads, as before; the pixel limit still applies.
+        reader = Reader(
+            args.model,
+            decoder=args.decoder,
+            beam_width=args.beam_width,
+            format=args.format,
+            max_pixels=args.max_pixels,
+            formats=None,
+        )
+        if reader.format == "savedmodel":  # the precision is TensorFlow's; the other runtimes have their own
             set_serving_precision(args.precision)
     except (FileNotFoundError, ValueError, OSError) as error:
         fail(error)
     failures = 0
-    for path, result in predictor.predict_files(args.paths, batch_size=args.batch_size, max_pixels=args.max_pixels):
+    for path, result in reader.read_files(args.paths, batch_size=args.batch_size):
         if isinstance(result, ImageError):
             failures += 1
             print(f"ERROR\t{result}", file=sys.stderr)

@@ -63,8 +63,10 @@ def format_duplicates(groups, total):
     """A report of duplicate groups for a person; `total` is the number of images surveyed."""
     extra = sum(len(g.extra) for g in groups)
     conflicts = [g for g in groups if g.conflict]
-    lines = [f"{total:,} images, {len(groups):,} duplicate groups, {extra:,} removable copies, "
-             f"{len(conflicts):,} label conflicts"]
+    lines = [
+        f"{total:,} images, {len(groups):,} duplicate groups, {extra:,} removable copies, "
+        f"{len(conflicts):,} label conflicts"
+    ]
     for group in groups:
         tag = "CONFLICT " if group.conflict else ""
         members = ", ".join(f"{file} ({label})" for file, label in zip(group.files, group.labels))

@@ -176,7 +176,7 @@ def _decode(root, files, width, height, channels, keep_aspect):
     return images, ok, problems
 
 
-def decode_images(root, files, width, height, channels, keep_aspect=False, workers=2, progress=None):
+def decode_images(root, files, width, height, channels, *, keep_aspect=False, workers=2, progress=None):
     """Decodes image files into a model-input array, reporting the bad ones.
 
     Returns:
@@ -246,7 +246,7 @@ def read_folder(
         scan.files, scan.labels = [scan.files[i] for i in keep], [scan.labels[i] for i in keep]
         scan.problems = [(file, reason) for file, reason in scan.problems if file in only]
     images, ok, problems = decode_images(
-        root, scan.files, width, height, channels, keep_aspect, workers=workers, progress=progress
+        root, scan.files, width, height, channels, keep_aspect=keep_aspect, workers=workers, progress=progress
     )
     data = FolderData(
         root=root,
@@ -259,9 +259,7 @@ def read_folder(
         raise DataError(f"--strict: bad files in {data.summary()}")
     if not data.files:
         detail = f"\n{data.summary()}" if data.problems else ""
-        raise DataError(
-            f"{root} holds no usable labelled image (name files LABEL.png, or add a labels.csv).{detail}"
-        )
+        raise DataError(f"{root} holds no usable labelled image (name files LABEL.png, or add a labels.csv).{detail}")
     return data
 
 

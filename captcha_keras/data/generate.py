@@ -115,21 +115,37 @@ def generate_folder(
     """
     from captcha_keras.data.synthetic import SyntheticCaptchas
 
-    for name, value in (("count", count), ("width", width), ("height", height), ("workers", workers),
-                        ("batch_size", batch_size)):
+    for name, value in (
+        ("count", count),
+        ("width", width),
+        ("height", height),
+        ("workers", workers),
+        ("batch_size", batch_size),
+    ):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
     steps = math.ceil(count / batch_size)
     dataset = SyntheticCaptchas(
-        charset=charset, width=width, height=height, length=length, batch_size=batch_size, steps=steps,
-        seed=seed, stream=stream, grayscale=grayscale, family=None, style=style,
+        charset=charset,
+        width=width,
+        height=height,
+        length=length,
+        batch_size=batch_size,
+        steps=steps,
+        seed=seed,
+        stream=stream,
+        grayscale=grayscale,
+        family=None,
+        style=style,
     )
     unsafe = sorted(set(dataset.charset.characters) & set(UNSAFE_IN_NAMES))
     blank = sorted(c for c in dataset.charset.characters if c.isspace())
     if unsafe or blank:
         # Labels live in file names, which cannot hold these and lose outer spaces.
-        raise ValueError(f"A charset for file-name labels cannot hold {''.join(unsafe + blank)!r}. "
-                         f"Received: charset={dataset.charset.characters!r}")
+        raise ValueError(
+            f"A charset for file-name labels cannot hold {''.join(unsafe + blank)!r}. "
+            f"Received: charset={dataset.charset.characters!r}"
+        )
     if os.path.exists(out) and not os.path.isdir(out):
         raise FileExistsError(f"{out} is a file, not a folder.")
     existing = list_folder_images(out) if os.path.isdir(out) else []

@@ -57,7 +57,9 @@ def label_from_name(name):
     match = _INDEXED.fullmatch(stem)
     label = match.group("label") if match else stem
     if not label:
-        raise LabelError(f"{os.path.basename(name)}: the file name carries no label (expected LABEL.png or LABEL_N.png).")
+        raise LabelError(
+            f"{os.path.basename(name)}: the file name carries no label (expected LABEL.png or LABEL_N.png)."
+        )
     return label
 
 
@@ -85,8 +87,11 @@ def read_labels_file(path):
         for number, row in enumerate(csv.reader(f, delimiter=delimiter), start=1):
             if not row or all(not cell.strip() for cell in row):
                 continue
-            if number == 1 and len(row) == 2 and row[0].strip().lower() in _HEADER_FILE and (
-                row[1].strip().lower() in _HEADER_LABEL
+            if (
+                number == 1
+                and len(row) == 2
+                and row[0].strip().lower() in _HEADER_FILE
+                and (row[1].strip().lower() in _HEADER_LABEL)
             ):
                 continue
             where = f"{os.path.basename(path)} line {number}"

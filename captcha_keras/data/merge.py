@@ -67,8 +67,9 @@ def merge_folders(surveys, out):
             shutil.copy2(os.path.join(survey.root, file), os.path.join(out, name))
             merged_files.append(name)
             merged_labels.append(label)
-        rows.append(MergeRow(source=survey.root, taken=len(survey.files), skipped=len(survey.problems),
-                             renamed=renamed))
+        rows.append(
+            MergeRow(source=survey.root, taken=len(survey.files), skipped=len(survey.problems), renamed=renamed)
+        )
     if any(s.labels_file for s in surveys):
         write_labels_csv(os.path.join(out, LABELS_CSV), merged_files, merged_labels)
     return rows
@@ -77,5 +78,6 @@ def merge_folders(surveys, out):
 def format_merge(rows):
     """A per-source table of a merge, with a total row."""
     total = MergeRow("total", *(sum(getattr(r, k) for r in rows) for k in ("taken", "skipped", "renamed")))
-    return format_table(["source", "taken", "skipped", "renamed"],
-                        [[r.source, r.taken, r.skipped, r.renamed] for r in rows + [total]])
+    return format_table(
+        ["source", "taken", "skipped", "renamed"], [[r.source, r.taken, r.skipped, r.renamed] for r in rows + [total]]
+    )

@@ -10,8 +10,8 @@ import os
 
 from captcha_keras.data.folder import read_folder
 from captcha_keras.data.folder import split_indices
+from captcha_keras.runs import HELDOUT_FILE
 
-HELDOUT_FILE = "heldout.txt"
 # Validation share of --data when neither --val-data nor --val-split is given.
 DEFAULT_VAL_SPLIT = 0.1
 
@@ -35,22 +35,41 @@ class FolderSplits:
         return "\n".join(f"{name}: {data.summary()}" for name, data in parts if data is not None)
 
 
-def load_splits(data, val_data, val_split, test_data, width, height, channels, keep_aspect, charset, strict, seed):
+def load_splits(
+    data,
+    *,
+    width,
+    height,
+    channels,
+    seed,
+    val_data=None,
+    val_split=None,
+    test_data=None,
+    keep_aspect=False,
+    charset=None,
+    strict=False,
+):
     """Reads the folders of a run and makes the validation split.
 
     Args:
         data: str. Training folder.
-        val_data: str or None. Validation folder.
-        val_split: float or None. Share of `data` held out for validation when
-            `val_data` is None (default `DEFAULT_VAL_SPLIT`).
-        test_data: str or None. Folder scored at the end of the run.
-        width, height, channels, keep_aspect: the model input.
-        charset: str or None. Allowed label characters (None: any).
-        strict: bool. Bad files are an error instead of being skipped.
+        width, height, channels: int. The model input.
         seed: int. Seed of the validation split.
+        val_data: str or None. Validation folder. Defaults to None.
+        val_split: float or None. Share of `data` held out for validation when
+            `val_data` is None (None: `DEFAULT_VAL_SPLIT`). Defaults to None.
+        test_data: str or None. Folder scored at the end of the run. Defaults to None.
+        keep_aspect: bool. Pad images to the input's aspect ratio instead of
+            stretching them. Defaults to False.
+        charset: str or None. Allowed label characters (None: any). Defaults to None.
+        strict: bool. Bad files are an error instead of being skipped. Defaults to False.
 
     Returns:
         A `FolderSplits`.
+
+    Example:
+
+    >>> splits = load_splits("labelled/", width=128, height=64, channels=1, seed=0, val_split=0.1)
     """
     read = dict(width=width, height=height, channels=channels, keep_aspect=keep_aspect, charset=charset, strict=strict)
     train = read_folder(data, progress="reading --data", **read)

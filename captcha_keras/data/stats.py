@@ -39,16 +39,20 @@ def format_stats(stats):
     source = f"labels from {stats['labels_file']}" if stats["labels_file"] else "labels from file names"
     total_characters = sum(stats["characters"].values())
     sections = [
-        "\n".join([
-            f"folder: {stats['folder']} ({source})",
-            f"labelled images: {images:,} ({stats['unique_labels']:,} distinct labels)",
-            f"skipped files: {len(stats['skipped']):,}",
-            f"charset: {stats['charset']}",
-        ]),
-        format_table(["label length", "images", "share"],
-                     [[n, k, k / images] for n, k in stats["label_lengths"].items()]),
-        format_table(["character", "count", "share"],
-                     [[c, k, k / total_characters] for c, k in stats["characters"].items()]),
+        "\n".join(
+            [
+                f"folder: {stats['folder']} ({source})",
+                f"labelled images: {images:,} ({stats['unique_labels']:,} distinct labels)",
+                f"skipped files: {len(stats['skipped']):,}",
+                f"charset: {stats['charset']}",
+            ]
+        ),
+        format_table(
+            ["label length", "images", "share"], [[n, k, k / images] for n, k in stats["label_lengths"].items()]
+        ),
+        format_table(
+            ["character", "count", "share"], [[c, k, k / total_characters] for c, k in stats["characters"].items()]
+        ),
         format_table(["size (WxH)", "images", "share"], [[s, k, k / images] for s, k in stats["sizes"].items()]),
         format_table(["mode", "images", "share"], [[m, k, k / images] for m, k in stats["modes"].items()]),
     ]

@@ -76,8 +76,10 @@ def check_style(style, characters, min_length=1, max_length=8):
         raise ValueError(f"Unknown style. Expected one of {', '.join(STYLE_CHOICES)}. Received: style={style!r}")
     undrawable = sorted(set(characters) - set(FONT_CHARACTERS))
     if style != "captcha" and undrawable:
-        raise ValueError(f"--style {style} draws with fonts that hold 0-9, A-Z, a-z and + - = ?, not "
-                         f"{''.join(undrawable)!r}: use --style captcha for this charset.")
+        raise ValueError(
+            f"--style {style} draws with fonts that hold 0-9, A-Z, a-z and + - = ?, not "
+            f"{''.join(undrawable)!r}: use --style captcha for this charset."
+        )
     if style != "arith":
         return
     missing = sorted(set(ARITHMETIC_CHARACTERS) - set(characters))
@@ -88,8 +90,10 @@ def check_style(style, characters, min_length=1, max_length=8):
         )
     low, high = ARITHMETIC_LENGTHS
     if max_length < low or min_length > high:
-        raise ValueError(f"--style arith draws questions of {low} to {high} characters; "
-                         f"--length {min_length}-{max_length} leaves none. Use --length 3-7.")
+        raise ValueError(
+            f"--style arith draws questions of {low} to {high} characters; "
+            f"--length {min_length}-{max_length} leaves none. Use --length 3-7."
+        )
 
 
 def mix_styles(characters, min_length=1, max_length=8):
@@ -175,7 +179,7 @@ def _font(path, size):
 def _draw_fonts(rng, text, seed, width, height):
     from captcha.image import ImageCaptcha
 
-    from captcha_keras.data.synthetic import seeded_captcha_randomness
+    from captcha_keras.data.captcha_randomness import seeded_captcha_randomness
 
     aspect = rng.uniform(2.0, 4.5)
     native_w = max(width, int(round(height * aspect)))
@@ -257,8 +261,11 @@ def _glyph(rng, character, font, colour, stroke):
         alpha = np.asarray(tile.getchannel("A"))
         step = rng.randint(3, 5)
         yy, xx = np.mgrid[: alpha.shape[0], : alpha.shape[1]]
-        dots = ((yy % step) < step - 1) & ((xx % step) < step - 1) if rng.random() < 0.5 else (
-            (yy + xx) % step == 0) | ((yy - xx) % step == 0)
+        dots = (
+            ((yy % step) < step - 1) & ((xx % step) < step - 1)
+            if rng.random() < 0.5
+            else ((yy + xx) % step == 0) | ((yy - xx) % step == 0)
+        )
         tile.putalpha(Image.fromarray((alpha * dots).astype("uint8")))
     tile = tile.rotate(rng.uniform(-25, 25), Image.BICUBIC, expand=True)
     return tile.crop(tile.getbbox() or (0, 0, 1, 1))
@@ -300,8 +307,10 @@ def _noise(rng, image, colours, width, height):
         kind = rng.random()
         colour = colours()
         if kind < 0.35:  # lines across
-            points = [(rng.randint(0, width // 4), rng.randint(0, height)),
-                      (rng.randint(3 * width // 4, width), rng.randint(0, height))]
+            points = [
+                (rng.randint(0, width // 4), rng.randint(0, height)),
+                (rng.randint(3 * width // 4, width), rng.randint(0, height)),
+            ]
             draw.line(points, fill=colour, width=rng.randint(1, 3))
         elif kind < 0.55:  # arcs
             x0, y0 = rng.randint(-width // 4, width // 2), rng.randint(-height, height // 2)
@@ -351,4 +360,3 @@ def _finish(rng, image):
         buffer.seek(0)
         image = Image.open(buffer).convert("RGB")
     return image
-

@@ -131,8 +131,16 @@ def survey_folder(root, charset=None, strict=False, workers=2, progress=None):
         charset = resolve_charset(charset)
     scan = scan_folder(root, charset=charset)
     results = _inspect_all(root, scan.files, workers, progress)
-    survey = FolderSurvey(root=root, labels_file=find_labels_file(root), files=[], labels=[], sizes=[],
-                          modes=[], digests=[], problems=list(scan.problems))
+    survey = FolderSurvey(
+        root=root,
+        labels_file=find_labels_file(root),
+        files=[],
+        labels=[],
+        sizes=[],
+        modes=[],
+        digests=[],
+        problems=list(scan.problems),
+    )
     for file, label, (size, mode, digest, problem) in zip(scan.files, scan.labels, results):
         if problem:
             survey.problems.append((file, problem))
@@ -146,7 +154,8 @@ def survey_folder(root, charset=None, strict=False, workers=2, progress=None):
         raise DataError(f"--strict: {len(survey.problems):,} bad file(s) in {root}:\n{listing(survey.problems)}")
     if not survey.files:
         if survey.problems:
-            raise DataError(f"{root} holds no usable labelled image; every file was skipped:\n"
-                            f"{listing(survey.problems)}")
+            raise DataError(
+                f"{root} holds no usable labelled image; every file was skipped:\n{listing(survey.problems)}"
+            )
         raise DataError(f"{root} holds no labelled image (name files LABEL.png, or add a labels.csv).")
     return survey

@@ -1,17 +1,14 @@
 """Synthetic captchas drawn with the `captcha` package (and `styles`), as a Keras PyDataset."""
 
-import contextlib
-import random
-import secrets
 import threading
 
-import captcha.image
 import keras
 import numpy as np
 from captcha.image import ImageCaptcha
 
 from captcha_keras.charset import Charset
 from captcha_keras.charset import parse_length
+from captcha_keras.data.captcha_randomness import seeded_captcha_randomness
 from captcha_keras.data.styles import arithmetic_text
 from captcha_keras.data.styles import check_style
 from captcha_keras.data.styles import mix_styles
@@ -19,53 +16,6 @@ from captcha_keras.data.styles import render_style
 from captcha_keras.data.targets import make_targets
 from captcha_keras.data.texts import character_weights
 from captcha_keras.data.texts import random_texts
-
-
-class _SeedableSecrets:
-    """Stands in for the `secrets` module inside `captcha.image`.
-
-    `ImageCaptcha` (0.7) draws all of its randomness from `secrets`, which
-    cannot be seeded, so no two runs would ever see the same captchas. This
-    object answers the three calls it makes from a seeded `random.Random`
-    held per thread, and falls back to the real `secrets` outside
-    `seeded()`, so other users of the package keep cryptographic randomness.
-    """
-
-    def __init__(self):
-        self._local = threading.local()
-
-    def _rng(self):
-        return getattr(self._local, "rng", None)
-
-    def randbelow(self, n):
-        rng = self._rng()
-        return rng.randrange(n) if rng else secrets.randbelow(n)
-
-    def randbits(self, k):
-        rng = self._rng()
-        return rng.getrandbits(k) if rng else secrets.randbits(k)
-
-    def choice(self, sequence):
-        rng = self._rng()
-        return rng.choice(sequence) if rng else secrets.choice(sequence)
-
-    @contextlib.contextmanager
-    def seeded(self, seed):
-        previous = self._rng()
-        self._local.rng = random.Random(seed)
-        try:
-            yield
-        finally:
-            self._local.rng = previous
-
-
-_SECRETS = _SeedableSecrets()
-captcha.image.secrets = _SECRETS
-
-
-def seeded_captcha_randomness(seed):
-    """A context in which `captcha.image` draws its randomness from `seed`."""
-    return _SECRETS.seeded(seed)
 
 _GENERATORS = threading.local()
 
@@ -89,7 +39,7 @@ def _generator(width, height, fonts, font_sizes):
     return cache[key]
 
 
-def render_captcha(text, seed, width=128, height=64, grayscale=False, fonts=None, font_sizes=None, style="captcha"):
+def render_captcha(text, seed, width=128, height=64, *, grayscale=False, fonts=None, font_sizes=None, style="captcha"):
     """Draws one captcha, the same pixels for the same arguments.
 
     Args:
@@ -114,7 +64,7 @@ def render_captcha(text, seed, width=128, height=64, grayscale=False, fonts=None
     """
     if style == "captcha":
         generator = _generator(width, height, fonts, font_sizes)
-        with _SECRETS.seeded(seed):
+        with seeded_captcha_randomness(seed):
             image = generator.generate_image(text)
     else:
         image = render_style(style, text, seed, width, height)
@@ -237,10 +187,10 @@ class SyntheticCaptchas(keras.utils.PyDataset):
                     int(seed),
                     self.width,
                     self.height,
-                    self.grayscale,
-                    self.fonts,
-                    self.font_sizes,
-                    style,
+                    grayscale=self.grayscale,
+                    fonts=self.fonts,
+                    font_sizes=self.font_sizes,
+                    style=style,
                 )
                 for text, seed, style in zip(texts, seeds, styles)
             ]
@@ -316,3 +266,24 @@ def draw_batches(dataset, indices=None, workers=1, progress=None, pool=None):
     images = np.concatenate([r[0] for r in results])
     texts = [t for r in results for t in r[1]]
     return images, texts
+
+
+def draw_test_set(run_config, samples, seed, workers=2, batch_size=250, style=None):
+    """Fresh captchas from the test stream of `seed`, drawn as the run was trained
+    (in its style, or `style`)."""
+    batch_size = min(batch_size, samples)
+    data = SyntheticCaptchas(
+        charset=run_config.charset,
+        width=run_config.width,
+        height=run_config.height,
+        length=(run_config.min_length, run_config.max_length),
+        grayscale=run_config.grayscale,
+        seed=seed,
+        stream="test",
+        batch_size=batch_size,
+        steps=-(-samples // batch_size),
+        family=None,
+        style=style or run_config.style,
+    )
+    images, texts = draw_batches(data, workers=workers, progress="test captchas")
+    return images[:samples], texts[:samples]

@@ -3,13 +3,9 @@
 import numpy as np
 
 from captcha_keras.charset import encode_labels
+from captcha_keras.models.vgg_multihead import head_names
 
 FAMILIES = ("ctc", "multihead")
-
-
-def head_names(max_length):
-    """Names of the multi-head model's outputs: `c1` .. `cN`."""
-    return [f"c{i + 1}" for i in range(max_length)]
 
 
 def make_targets(texts, charset, family, max_length):

@@ -2,7 +2,6 @@
 
 import numpy as np
 
-
 # Characters that the package's font (DroidSansMono) draws alike: ImageCaptcha
 # stretches every glyph's ink to the font's character box, so 0 and O come out
 # the same width and height and differ only in the curve of their sides. They
@@ -40,9 +39,7 @@ def character_weights(characters, emphasize="", factor=1.0):
     """
     unknown = sorted(set(emphasize) - set(characters))
     if unknown:
-        raise ValueError(
-            f"Emphasized characters must be in the charset. Not in {characters!r}: {''.join(unknown)!r}"
-        )
+        raise ValueError(f"Emphasized characters must be in the charset. Not in {characters!r}: {''.join(unknown)!r}")
     if factor <= 0:
         raise ValueError(f"The emphasis factor must be positive. Received: factor={factor}")
     if not emphasize or factor == 1.0:

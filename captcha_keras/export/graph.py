@@ -2,7 +2,7 @@
 
 The SavedModel's `serving_default` signature is built from these functions,
 so that TensorFlow Serving (or any TensorFlow runtime) reads captchas with
-no Python code of ours. Each step repeats what `Predictor` does in Python,
+no Python code of ours. Each step repeats what `Reader` does in Python,
 on the same integer arithmetic where Pillow's is exact:
 
 - decoding: PNG, JPEG (libjpeg's accurate integer DCT, as Pillow's), GIF
@@ -13,8 +13,10 @@ on the same integer arithmetic where Pillow's is exact:
   (`keep_aspect` runs), and a resize done as Pillow does it: horizontal
   pass, rounding to 8 bits, vertical pass;
 - decoding the outputs: for CTC the best path whose length lies within the
-  run's label lengths (`decoding.best_path_within`), for multi-head the
-  most likely class of each head.
+  run's label lengths (`decoding.best_path_within`), its confidence the
+  text's probability over every alignment (`readings.ctc_text_probability`,
+  here the CTC loss's forward pass); for multi-head the most likely class of
+  each head, the product of their probabilities.
 
 Known differences from the Python path: a resize's weights are exact
 floats here and 22-bit fixed point in Pillow (a pixel may differ by one
@@ -88,9 +90,11 @@ def decode_rgba(contents, max_pixels):
     pixels = header_pixels(contents)
     checks = [
         tf.debugging.assert_non_negative(
-            pixels, message="Not an image this model reads: PNG, JPEG, GIF (first frame) or BMP."),
+            pixels, message="Not an image this model reads: PNG, JPEG, GIF (first frame) or BMP."
+        ),
         tf.debugging.assert_less_equal(
-            pixels, tf.constant(float(max_pixels), tf.float64),
+            pixels,
+            tf.constant(float(max_pixels), tf.float64),
             message=f"The image has more pixels than this model accepts ({max_pixels:,}).",
         ),
     ]
@@ -112,8 +116,11 @@ def decode_rgba(contents, max_pixels):
     is_bmp = tf.equal(tf.strings.substr(contents, 0, 2), _BMP_MAGIC)
     has_alpha = tf.equal(channels % 2, 0) & ~is_bmp
     alpha = tf.cond(has_alpha, lambda: image[..., -1:], lambda: opaque)
-    alpha = tf.cond(tf.equal(tf.strings.substr(contents, 0, 4), _PNG_MAGIC) & ~has_alpha,
-                    lambda: _colour_key_alpha(contents, rgb, alpha), lambda: alpha)
+    alpha = tf.cond(
+        tf.equal(tf.strings.substr(contents, 0, 4), _PNG_MAGIC) & ~has_alpha,
+        lambda: _colour_key_alpha(contents, rgb, alpha),
+        lambda: alpha,
+    )
     return tf.concat([rgb, alpha], axis=-1)
 
 
@@ -132,8 +139,11 @@ def _colour_key_alpha(contents, rgb, alpha):
         at = tf.strings.length(before[0]) + 4
         # Each sample of the key is 16-bit big-endian; an 8-bit image uses the low byte.
         grey = _uint(contents, at + 1, 1, True)
-        key = tf.cond(tf.equal(colour_type, 0), lambda: tf.stack([grey, grey, grey]),
-                      lambda: tf.stack([_uint(contents, at + 1 + 2 * i, 1, True) for i in range(3)]))
+        key = tf.cond(
+            tf.equal(colour_type, 0),
+            lambda: tf.stack([grey, grey, grey]),
+            lambda: tf.stack([_uint(contents, at + 1 + 2 * i, 1, True) for i in range(3)]),
+        )
         matches = tf.reduce_all(tf.equal(rgb, tf.cast(key, tf.int32)), axis=-1, keepdims=True)
         return tf.where(matches, 0, alpha)
 
@@ -283,7 +293,11 @@ def ctc_best_path_within(log_probs, min_length, max_length, blank_index):
 
 
 def ctc_texts(probs, config):
-    """Texts and confidences of CTC probabilities, as `Predictor` reads them (greedy)."""
+    """Texts and confidences of CTC probabilities, as `Reader` reads them (greedy).
+
+    The confidence is the text's probability summed over its alignments:
+    `exp(-ctc_loss)` of the decoded labels, as `readings.ctc_text_probability`.
+    """
     charset = config.charset
     blank = len(charset)
     probs = tf.cast(probs, tf.float32)
@@ -295,7 +309,20 @@ def ctc_texts(probs, config):
     characters = tf.gather(tf.constant(list(charset) + [""]), path)
     texts = tf.strings.reduce_join(tf.where(keep, characters, ""), axis=1)
     found = log_p > -float("inf")
-    return tf.where(found, texts, ""), tf.cast(tf.where(found, tf.exp(log_p), 0.0), tf.float32)
+    labels = tf.ragged.boolean_mask(path, keep)
+    # At least one column: a batch of empty texts still makes a label matrix.
+    dense = labels.to_tensor(default_value=0, shape=[None, max(config.max_length, 1)])
+    time_steps = tf.fill([tf.shape(path)[0]], tf.shape(path)[1])
+    # ctc_loss takes logits; log-probabilities are their own log-softmax.
+    loss = tf.nn.ctc_loss(
+        dense,
+        tf.cast(log_probs, tf.float32),
+        tf.cast(labels.row_lengths(), tf.int32),
+        time_steps,
+        logits_time_major=False,
+        blank_index=blank,
+    )
+    return tf.where(found, texts, ""), tf.where(found, tf.exp(-loss), 0.0)
 
 
 def head_texts(outputs, charset):

@@ -43,11 +43,11 @@ def load_for_export(run_dir):
     """The run's `best.keras`, batch norms folded, for tracing on the CPU."""
     import keras
 
-    from captcha_keras.training.finetune import BEST
+    from captcha_keras.runs import BEST_MODEL_FILE
 
-    best = os.path.join(run_dir, BEST)
+    best = os.path.join(run_dir, BEST_MODEL_FILE)
     if not os.path.isfile(best):
-        raise FileNotFoundError(f"{run_dir} has no {BEST}: is it a run folder?")
+        raise FileNotFoundError(f"{run_dir} has no {BEST_MODEL_FILE}: is it a run folder?")
     with _on_cpu():
         return fold_batch_norms(unrolled(keras.models.load_model(best, compile=False)))
 

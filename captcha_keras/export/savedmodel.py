@@ -19,7 +19,7 @@ def export_savedmodel(model, path, config=None, max_pixels=DEFAULT_MAX_PIXELS, f
       pixels in, what the Keras model returns out: a tensor (CTC) or a
       dict of tensors by output name (multi-head). Without `config` it is
       also `serving_default`.
-    The `serve` function (the pixel one) is what `Predictor` calls.
+    The `serve` function (the pixel one) is what `Reader` calls.
 
     Written with `tf.saved_model.save` rather than `model.export`, which on
     Keras 3 stores every weight twice (keras-team/keras#23553): twice the
@@ -102,12 +102,12 @@ def reexport_run(run_dir):
     """
     import keras
 
-    from captcha_keras.training.finetune import BEST
-    from captcha_keras.inference.predictor import SAVEDMODEL_DIR
+    from captcha_keras.runs import BEST_MODEL_FILE
+    from captcha_keras.runs import SAVEDMODEL_DIR
     from captcha_keras.runs import RunConfig
 
-    best = os.path.join(run_dir, BEST)
+    best = os.path.join(run_dir, BEST_MODEL_FILE)
     if not os.path.isfile(best):
-        raise FileNotFoundError(f"{run_dir} has no {BEST}: is it a run folder?")
+        raise FileNotFoundError(f"{run_dir} has no {BEST_MODEL_FILE}: is it a run folder?")
     model = keras.models.load_model(best, compile=False)
     return export_savedmodel(model, os.path.join(run_dir, SAVEDMODEL_DIR), RunConfig.load(run_dir))

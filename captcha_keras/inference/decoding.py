@@ -38,9 +38,7 @@ def decode_ctc(probs, charset, strategy="greedy", beam_width=10, lengths=None):
         raise ValueError(f"Unknown decoding strategy. Expected one of {STRATEGIES}. Received: strategy={strategy!r}")
     probs = np.asarray(probs, dtype="float32")
     if probs.ndim != 3 or probs.shape[-1] != len(charset) + 1:
-        raise ValueError(
-            f"CTC outputs must be (batch, time_steps, {len(charset) + 1}). Received: shape={probs.shape}"
-        )
+        raise ValueError(f"CTC outputs must be (batch, time_steps, {len(charset) + 1}). Received: shape={probs.shape}")
     log_probs = np.log(np.clip(probs, 1e-12, 1.0))
     # An exact zero is a character masked out (`reading.mask_outputs`), or one
     # so unlikely that float32 underflowed: no path should use it, not even one
@@ -86,8 +84,9 @@ def _beam_search(log_probs, blank_index, beam_width):
     from keras import ops
 
     frames = np.full((log_probs.shape[0],), log_probs.shape[1], dtype="int32")
-    decoded, scores = ops.ctc_decode(log_probs, frames, strategy="beam_search", beam_width=beam_width,
-                                     mask_index=blank_index)
+    decoded, scores = ops.ctc_decode(
+        log_probs, frames, strategy="beam_search", beam_width=beam_width, mask_index=blank_index
+    )
     decoded = ops.convert_to_numpy(decoded)[0]
     scores = ops.convert_to_numpy(scores).reshape(log_probs.shape[0], -1)[:, 0]
     return [[int(i) for i in row if i >= 0] for row in decoded], scores

@@ -1,4 +1,4 @@
-"""`Reader`: read captchas in one call, from a shipped model or any trained run.
+"""`Reader`: the one way to read captchas, from a shipped model or any trained run.
 
     >>> from captcha_keras import Reader
     >>> reader = Reader()                          # the shipped ctc_default
@@ -10,11 +10,17 @@
     >>> reader.read("captcha.png", allowed="0123456789")   # digits only, this call only
     >>> reader.read_many(paths, batch_size=64)
 
+A reading is preprocessor -> model -> postprocessor: `preprocess` turns an
+image into the model's input array, `forward` runs the model in the run's
+format (`runtimes`), `decode` turns its outputs into `Reading`s
+(`readings.read_outputs`). predict.py, evaluate.py, the HTTP service, the
+page, the end of training and the exports' checks all read through it, so a
+text and its confidence mean the same everywhere.
+
 A `Reader` holds no state that a call changes, so one of them serves many
-threads at once; `allowed` masks the model's output for that call alone.
+threads at once; `allowed` and `lengths` restrict that call alone.
 """
 
-import json
 import os
 
 import numpy as np
@@ -22,42 +28,22 @@ import numpy as np
 from captcha_keras.images import DEFAULT_MAX_PIXELS
 from captcha_keras.images import READ_FORMATS
 from captcha_keras.images import ImageError
-from captcha_keras.inference.predictor import SAVEDMODEL_DIR
-from captcha_keras.inference.predictor import Predictor
+from captcha_keras.images import list_images
+from captcha_keras.inference.decoding import STRATEGIES
+from captcha_keras.inference.preprocess import check_batch
+from captcha_keras.inference.preprocess import preprocess
 from captcha_keras.inference.readings import TOP_ALTERNATIVES
 from captcha_keras.inference.readings import allowed_indices
 from captcha_keras.inference.readings import read_outputs
-from captcha_keras.runs import SHIPPED_DIR
-from captcha_keras.inference.runtimes import available_formats
-from captcha_keras.inference.runtimes import split_model_path
-
-DEFAULT_MODEL = "ctc_default"
-
-
-def is_run(path):
-    """Whether a folder is a trained run a `Reader` can load (config.json and a model in any format)."""
-    return os.path.isfile(os.path.join(path, "config.json")) and bool(available_formats(path))
-
-
-def find_run(model):
-    """The folder of `model`: a run folder's path, or the name of a shipped model.
-
-    Raises:
-        FileNotFoundError: neither, with the shipped names listed.
-    """
-    model = os.fspath(model)
-    if is_run(model) or split_model_path(model):
-        return model
-    shipped = os.path.join(SHIPPED_DIR, model)
-    if os.sep not in model and is_run(shipped):
-        return shipped
-    names = sorted(n for n in os.listdir(SHIPPED_DIR) if is_run(os.path.join(SHIPPED_DIR, n))) if os.path.isdir(
-        SHIPPED_DIR) else []
-    raise FileNotFoundError(
-        f"{model!r} is neither a trained run folder (with config.json and {SAVEDMODEL_DIR}/ or an export), an "
-        f"export file of one, nor a shipped "
-        f"model. Shipped models: {', '.join(names) or 'none found'}."
-    )
+from captcha_keras.inference.runtimes import load_runtime
+from captcha_keras.runs import DEFAULT_MODEL
+from captcha_keras.runs import FORMATS
+from captcha_keras.runs import RunConfig
+from captcha_keras.runs import available_formats
+from captcha_keras.runs import check_format
+from captcha_keras.runs import find_run
+from captcha_keras.runs import read_metrics
+from captcha_keras.runs import split_model_path
 
 
 class Reader:
@@ -67,18 +53,21 @@ class Reader:
         model: str. A run folder (`saved_models/<run>`), the name of a
             shipped model, or an export file of a run
             (`saved_models/<run>/model.onnx`). Defaults to `"ctc_default"`.
-        decoder: str. CTC decoding, `"greedy"` or `"beam_search"`.
+        decoder: str. CTC decoding, `"greedy"` or `"beam_search"`. Either
+            way a text is kept within the run's label lengths.
         beam_width: int. Beams of `"beam_search"`.
         alternatives: int. Alternatives listed per character. Defaults to 3.
-        max_pixels: int. Files and bytes with more pixels are refused before
-            they are decoded. Defaults to 16,000,000.
+        max_pixels: int or None. Files and bytes with more pixels are refused
+            before they are decoded. Defaults to 16,000,000.
         formats: sequence of str or None. Image formats accepted from files
             and bytes (Pillow names). Defaults to PNG, JPEG, GIF, BMP, WebP;
             None accepts any that Pillow reads.
         format: str or None. The run's format to read with: `"savedmodel"`,
             `"onnx"`, `"litert"`, `"litert-dynamic"`, `"litert-int8"`; None:
-            the SavedModel, or the first format the run has. ONNX and LiteRT
-            need only their runtimes, not TensorFlow.
+            the SavedModel, or the first format the run has (an export
+            file's path sets it). ONNX and LiteRT need only their runtimes,
+            not TensorFlow.
+        threads: int or None. Threads of ONNX Runtime or LiteRT; None: all cores.
 
     Example:
 
@@ -86,36 +75,89 @@ class Reader:
     '2R4L'
     """
 
-    def __init__(self, model=DEFAULT_MODEL, decoder="greedy", beam_width=10, alternatives=TOP_ALTERNATIVES,
-                 max_pixels=DEFAULT_MAX_PIXELS, formats=READ_FORMATS, format=None):
-        found = find_run(model)
-        self.predictor = Predictor.load(found, strategy=decoder, beam_width=beam_width, format=format)
-        self.path = self.predictor.run_dir
-        self.name = os.path.basename(os.path.normpath(self.path))
+    def __init__(
+        self,
+        model=DEFAULT_MODEL,
+        decoder="greedy",
+        beam_width=10,
+        alternatives=TOP_ALTERNATIVES,
+        max_pixels=DEFAULT_MAX_PIXELS,
+        formats=READ_FORMATS,
+        format=None,
+        threads=None,
+    ):
+        path = find_run(model)
+        split = split_model_path(path)
+        if split:
+            path, path_format = split
+            if format not in (None, path_format):
+                raise ValueError(f"{FORMATS[path_format]} is a {path_format} model, not {format}.")
+            format = path_format
+        if format is None:
+            have = available_formats(path)
+            format = "savedmodel" if "savedmodel" in have or not have else have[0]
+        check_format(format)
+        config = RunConfig.load(path)
+        self._setup(
+            config,
+            load_runtime(path, format, threads),
+            format,
+            path,
+            decoder,
+            beam_width,
+            alternatives,
+            max_pixels,
+            formats,
+        )
+
+    @classmethod
+    def from_runtime(
+        cls,
+        config,
+        serve,
+        format="savedmodel",
+        path=None,
+        decoder="greedy",
+        beam_width=10,
+        alternatives=TOP_ALTERNATIVES,
+        max_pixels=DEFAULT_MAX_PIXELS,
+        formats=READ_FORMATS,
+    ):
+        """A `Reader` of a model already loaded: what checks an export before it is put in a run.
+
+        Args:
+            config: `RunConfig`. The run's input size and charset.
+            serve: callable. Takes a float32 batch `(n, height, width,
+                channels)` of 0-255 pixels; returns the model's outputs
+                (`runtimes.open_model` gives one for a file of any format).
+            format: str. The format `serve` runs, for `info()`.
+            path: str or None. The run folder, if there is one.
+        """
+        reader = cls.__new__(cls)
+        reader._setup(config, serve, format, path, decoder, beam_width, alternatives, max_pixels, formats)
+        return reader
+
+    def _setup(self, config, serve, format, path, decoder, beam_width, alternatives, max_pixels, formats):
+        if decoder not in STRATEGIES:
+            raise ValueError(f"Unknown decoder. Expected one of {STRATEGIES}. Received: decoder={decoder!r}")
+        self.config = config
+        self.charset = config.make_charset()
+        self._serve = serve
+        self.format = format
+        self.path = path
+        self.name = os.path.basename(os.path.normpath(path)) if path else None
+        self.decoder = decoder
+        self.beam_width = beam_width
         self.alternatives = alternatives
         self.max_pixels = max_pixels
         self.formats = tuple(formats) if formats is not None else None
 
-    @property
-    def config(self):
-        """The run's `RunConfig`: family, charset, input size, lengths."""
-        return self.predictor.config
-
-    @property
-    def charset(self):
-        return self.predictor.charset
-
     def info(self):
-        """What a client needs to know of the model, with the run's shipped scores."""
+        """What a client needs to know of the model, with the run's scores."""
         c = self.config
-        metrics_path = os.path.join(self.path, "metrics.json")
-        metrics = None
-        if os.path.isfile(metrics_path):
-            with open(metrics_path) as f:
-                metrics = json.load(f)
         return {
             "name": self.name,
-            "format": self.predictor.format,
+            "format": self.format,
             "family": c.family,
             "arch": c.arch,
             "charset": c.charset,
@@ -124,58 +166,94 @@ class Reader:
             "channels": c.channels,
             "min_length": c.min_length,
             "max_length": c.max_length,
-            "metrics": metrics,
+            "metrics": read_metrics(self.path) if self.path else None,
         }
 
     def check_allowed(self, allowed):
         """Raises `ValueError` if `allowed` holds characters outside the charset."""
         allowed_indices(allowed, self.charset)
 
+    def check_lengths(self, lengths):
+        """`lengths` as a `(min, max)` tuple within the run's; None: the run's own.
+
+        Raises:
+            ValueError: lengths outside the run's, or other lengths for a
+                multi-head model, whose length its heads fix.
+        """
+        c = self.config
+        if lengths is None:
+            return c.min_length, c.max_length
+        low, high = lengths
+        if not c.min_length <= low <= high <= c.max_length:
+            raise ValueError(f"Lengths {low}-{high} are outside the run's {c.length}.")
+        if c.family != "ctc" and (low, high) != (c.min_length, c.max_length):
+            raise ValueError("A multi-head model's length is fixed by its heads.")
+        return low, high
+
     def preprocess(self, image):
         """One image as the model's input array; raises `ImageError` if it cannot be read."""
-        return self.predictor.preprocess(image, max_pixels=self.max_pixels, formats=self.formats)
+        return preprocess(image, self.config, max_pixels=self.max_pixels, formats=self.formats)
 
     def forward(self, arrays):
-        """The model's raw outputs for a batch of preprocessed arrays."""
-        return self.predictor.outputs(arrays)
+        """The model's raw outputs for a batch of uint8 `(n, height, width, channels)` arrays.
 
-    def decode(self, outputs, allowed=None):
-        """`Reading`s of raw outputs, restricted to `allowed` characters if given."""
-        c = self.config
-        return read_outputs(outputs, c.family, self.charset, self.predictor.strategy, self.predictor.beam_width,
-                            (c.min_length, c.max_length), allowed, self.alternatives)
+        Returns:
+            CTC: the probabilities `(n, time_steps, classes)`; multi-head: a
+            dict of head arrays `{"c1": (n, classes), ...}`.
+        """
+        outputs = self._serve(check_batch(arrays, self.config).astype("float32"))
+        if isinstance(outputs, dict):
+            return {k: np.asarray(v) for k, v in outputs.items()}
+        if isinstance(outputs, (list, tuple)):
+            return [np.asarray(v) for v in outputs]
+        return np.asarray(outputs)
 
-    def read_arrays(self, arrays, allowed=None):
+    def decode(self, outputs, allowed=None, lengths=None):
+        """`Reading`s of raw outputs, restricted to `allowed` characters and `lengths` if given."""
+        return read_outputs(
+            outputs,
+            self.config.family,
+            self.charset,
+            self.decoder,
+            self.beam_width,
+            self.check_lengths(lengths),
+            allowed,
+            self.alternatives,
+        )
+
+    def read_arrays(self, arrays, allowed=None, lengths=None):
         """Reads a batch of preprocessed `(n, height, width, channels)` uint8 arrays."""
-        return self.decode(self.forward(arrays), allowed)
+        self.check_lengths(lengths)
+        return self.decode(self.forward(arrays), allowed, lengths)
 
-    def read(self, image, allowed=None):
+    def read(self, image, allowed=None, lengths=None):
         """Reads one captcha.
 
         Args:
             image: a path, bytes, a PIL image or a NumPy array.
             allowed: str or None. The characters the reading may use (this
                 call only); None: the model's whole charset.
+            lengths: `(min, max)` or None. The text lengths the reading may
+                have, within the run's (CTC); None: the run's.
 
         Returns:
             A `Reading`: `text`, `confidence`, `characters`.
 
         Raises:
             ImageError: the image cannot be read.
-            ValueError: `allowed` holds characters outside the charset.
+            ValueError: `allowed` holds characters outside the charset, or
+                `lengths` lie outside the run's.
         """
         self.check_allowed(allowed)
-        return self.read_arrays(np.stack([self.preprocess(image)]), allowed)[0]
+        return self.read_arrays(np.stack([self.preprocess(image)]), allowed, lengths)[0]
 
-    def read_many(self, images, batch_size=64, allowed=None):
+    def read_many(self, images, batch_size=64, allowed=None, lengths=None):
         """Reads many captchas, `batch_size` at a time; returns a list of `Reading`s in order.
 
         Raises:
             ImageError: an image cannot be read (its position is named).
         """
-        self.check_allowed(allowed)
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1. Received: batch_size={batch_size}")
+        self._check_call(batch_size, allowed, lengths)
         images = list(images)
         readings = []
         for start in range(0, len(images), batch_size):
@@ -185,5 +263,32 @@ class Reader:
                     arrays.append(self.preprocess(image))
                 except ImageError as error:
                     raise ImageError(f"image {index}: {error}") from None
-            readings += self.read_arrays(np.stack(arrays), allowed)
+            readings += self.read_arrays(np.stack(arrays), allowed, lengths)
         return readings
+
+    def read_files(self, paths, batch_size=64, allowed=None, lengths=None):
+        """Reads files and folders (their images, sorted); yields `(path, Reading or ImageError)`.
+
+        A file that cannot be read yields its error and the others go on.
+        """
+        self._check_call(batch_size, allowed, lengths)
+        files = list_images(paths)
+        for start in range(0, len(files), batch_size):
+            chunk = files[start : start + batch_size]
+            arrays, readable, results = [], [], {}
+            for path in chunk:
+                try:
+                    arrays.append(self.preprocess(path))
+                    readable.append(path)
+                except ImageError as error:
+                    results[path] = error
+            if arrays:
+                results.update(zip(readable, self.read_arrays(np.stack(arrays), allowed, lengths)))
+            for path in chunk:
+                yield path, results[path]
+
+    def _check_call(self, batch_size, allowed, lengths):
+        self.check_allowed(allowed)
+        self.check_lengths(lengths)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1. Received: batch_size={batch_size}")

@@ -4,17 +4,18 @@ Pure functions on a model's output probabilities, whichever the family:
 
 - `mask_outputs` restricts the characters a reading may use (`allowed`) by
   zeroing the others in the output and renormalising, before any decoding;
-- `read_outputs` decodes exactly as `Predictor` does (`decode_outputs`), so
-  the texts are the same, and adds per-character details: for CTC, each
+- `read_outputs` decodes the texts (`decoding.decode_outputs`: greedy or
+  beam search, within the run's lengths) and adds per-character details: for CTC, each
   character's frames come from a forced alignment of the decoded text
   (`align_ctc`); for a multi-head model, each head is a position.
 
 A CTC reading's confidence is the probability of its text, summed over every
 alignment that spells it (`ctc_text_probability`, the CTC forward pass), not
-the probability of the single best path that `Predictor` reports: a model
-sure of every character still spreads some mass between a character and the
-blanks beside it, so the best path alone read 50-80% on captchas it read
-right and was sure of.
+the probability of the single best path that `decode_ctc` scores (and that
+predict.py printed before the inference package): a model sure of every
+character still spreads some mass between a character and the blanks beside
+it, so the best path alone read 50-80% on captchas it read right and was
+sure of.
 """
 
 import dataclasses
@@ -198,6 +199,10 @@ def ctc_text_probability(log_probs, labels, blank_index):
     >>> round(ctc_text_probability(np.log([[0.6, 0.4], [0.6, 0.4]]), [0], blank_index=1), 2)
     0.84
     """
+    if not labels:
+        # Only the all-blank path spells nothing. (The lattice's one state
+        # has no states two back to skip from.)
+        return float(np.exp(np.asarray(log_probs, dtype="float64")[:, blank_index].sum()))
     emit, skip = _lattice(log_probs, labels, blank_index)
     count = emit.shape[1]
     alpha = np.full(count, -np.inf)
@@ -231,9 +236,11 @@ def ctc_reading(probs, text, charset, top=TOP_ALTERNATIVES):
     characters = []
     for label, span in zip(labels, frames):
         peak = span[np.argmax(probs[span, label])]
-        characters.append(CharacterReading(
-            charset.characters[label], float(probs[peak, label]), _alternatives(probs[peak], label, charset, top)
-        ))
+        characters.append(
+            CharacterReading(
+                charset.characters[label], float(probs[peak, label]), _alternatives(probs[peak], label, charset, top)
+            )
+        )
     return Reading(text, confidence, characters)
 
 
@@ -244,14 +251,15 @@ def multihead_characters(heads, charset, top=TOP_ALTERNATIVES):
         best = int(np.argmax(probs))
         if best >= len(charset):  # "no character" of a variable-length model
             continue
-        characters.append(CharacterReading(
-            charset.characters[best], float(probs[best]), _alternatives(probs, best, charset, top)
-        ))
+        characters.append(
+            CharacterReading(charset.characters[best], float(probs[best]), _alternatives(probs, best, charset, top))
+        )
     return characters
 
 
-def read_outputs(outputs, family, charset, strategy="greedy", beam_width=10, lengths=None, allowed=None,
-                 top=TOP_ALTERNATIVES):
+def read_outputs(
+    outputs, family, charset, strategy="greedy", beam_width=10, lengths=None, allowed=None, top=TOP_ALTERNATIVES
+):
     """Decodes a batch of model outputs into `Reading`s.
 
     Args:
@@ -271,8 +279,18 @@ def read_outputs(outputs, family, charset, strategy="greedy", beam_width=10, len
     outputs = mask_outputs(outputs, family, charset, allowed_indices(allowed, charset))
     decoded = decode_outputs(outputs, family, charset, strategy, beam_width, lengths)
     if family == "ctc":
-        return [ctc_reading(np.asarray(outputs[i], dtype="float32"), text, charset, top)
-                for i, (text, _) in enumerate(decoded)]
-    return [Reading(text, confidence, multihead_characters(np.stack([np.asarray(h[i]) for h in outputs]), charset,
-                                                           top))
-            for i, (text, confidence) in enumerate(decoded)]
+        readings = [
+            ctc_reading(np.asarray(outputs[i], dtype="float32"), text, charset, top)
+            for i, (text, _) in enumerate(decoded)
+        ]
+        if lengths is not None:
+            # No path of an allowed length (too few frames): the empty text
+            # `decode_ctc` gives then is no reading, and has no probability.
+            for reading in readings:
+                if not lengths[0] <= len(reading.text) <= lengths[1]:
+                    reading.confidence = 0.0
+        return readings
+    return [
+        Reading(text, confidence, multihead_characters(np.stack([np.asarray(h[i]) for h in outputs]), charset, top))
+        for i, (text, confidence) in enumerate(decoded)
+    ]

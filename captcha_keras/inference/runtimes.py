@@ -11,44 +11,10 @@ import os
 
 import numpy as np
 
-# Where each format lives in a run folder.
-FORMATS = {
-    "savedmodel": "savedmodel",
-    "onnx": "model.onnx",
-    "litert": "model.tflite",
-    "litert-dynamic": "model_dynamic.tflite",
-    "litert-int8": "model_int8.tflite",
-}
-
-
-def export_path(run_dir, format):
-    """The path of `format` in `run_dir`."""
-    check_format(format)
-    return os.path.join(run_dir, FORMATS[format])
-
-
-def check_format(format):
-    if format not in FORMATS:
-        raise ValueError(f"Unknown model format. Expected one of {sorted(FORMATS)}. Received: format={format!r}")
-
-
-def split_model_path(path):
-    """`(run_dir, format)` of an export file's path, or None if `path` is not one.
-
-    >>> split_model_path("saved_models/ctc_default/model_int8.tflite")
-    ('saved_models/ctc_default', 'litert-int8')
-    """
-    path = os.fspath(path).rstrip(os.sep)
-    name = os.path.basename(path)
-    for format, file in FORMATS.items():
-        if name == file and format != "savedmodel" and os.path.isfile(path):
-            return os.path.dirname(path) or ".", format
-    return None
-
-
-def available_formats(run_dir):
-    """The formats a run folder holds, in `FORMATS` order."""
-    return [f for f in FORMATS if os.path.exists(export_path(run_dir, f))]
+from captcha_keras.runs import FORMATS
+from captcha_keras.runs import available_formats
+from captcha_keras.runs import check_format
+from captcha_keras.runs import export_path
 
 
 def load_runtime(run_dir, format="savedmodel", threads=None):

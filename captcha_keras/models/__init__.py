@@ -1,4 +1,11 @@
-"""Model registry: every architecture by name, with its family and settings."""
+"""Model registry: every architecture by name, with its family and settings.
+
+vgg_multihead.py   VGG-style CNN with one softmax head per character, and the heads' names
+crnn_ctc.py        conv stack + bidirectional GRU, trained with CTC
+blocks.py          building blocks shared by the builders
+normalization.py   per-image normalisation inside the model, so that every export carries it
+losses.py          the CTC loss for variable-length labels
+"""
 
 from captcha_keras.models.crnn_ctc import build_crnn_ctc
 from captcha_keras.models.vgg_multihead import build_vgg_multihead
@@ -113,8 +120,7 @@ def resolve_architecture(name, family=None):
         )
     if family is not None and ARCHITECTURES[name]["family"] != family:
         raise ValueError(
-            f"Architecture {name!r} is a {ARCHITECTURES[name]['family']} model; "
-            f"this needs a {family} model."
+            f"Architecture {name!r} is a {ARCHITECTURES[name]['family']} model; this needs a {family} model."
         )
     return name
 
@@ -127,7 +133,7 @@ def num_outputs(family, num_characters, min_length, max_length):
     return num_characters
 
 
-def build_model(arch, num_characters, height=64, width=128, channels=3, min_length=4, max_length=4, **overrides):
+def build_model(arch, num_characters, *, height=64, width=128, channels=3, min_length=4, max_length=4, **overrides):
     """Builds an architecture of the registry for a charset and image size.
 
     Args:

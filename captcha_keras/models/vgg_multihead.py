@@ -3,11 +3,25 @@
 import keras
 from keras import layers
 
-from captcha_keras.data.targets import head_names
 from captcha_keras.models.blocks import apply_conv_stack
 from captcha_keras.models.blocks import apply_input
 from captcha_keras.models.blocks import apply_sequence_head
 from captcha_keras.models.blocks import check_input_size
+
+
+def head_names(num_heads):
+    """Names of the multi-head model's outputs, one per character: `c1` .. `cN`.
+
+    The model owns these names; the training targets (`data.targets`) take
+    them from here, so that a model never needs to know where its data
+    comes from.
+
+    Example:
+
+    >>> head_names(3)
+    ['c1', 'c2', 'c3']
+    """
+    return [f"c{i + 1}" for i in range(num_heads)]
 
 
 def build_vgg_multihead(

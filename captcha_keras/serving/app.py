@@ -49,7 +49,7 @@ STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 # The page loads nothing from elsewhere and runs no inline script.
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; "
-                               "base-uri 'none'; frame-ancestors 'none'",
+    "base-uri 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
 }
 
@@ -104,16 +104,27 @@ class RequestLog:
         finally:
             images = scope["state"].get("images", 0)
             # The path as the client sent it, quoted: a decoded "%0A" must not split the line.
-            LOG.info("%s %s %s images=%d %.1f ms", scope["method"], ascii(scope["path"])[1:-1], status[0], images,
-                     (time.perf_counter() - started) * 1000)
+            LOG.info(
+                "%s %s %s images=%d %.1f ms",
+                scope["method"],
+                ascii(scope["path"])[1:-1],
+                status[0],
+                images,
+                (time.perf_counter() - started) * 1000,
+            )
 
 
 def create_app(settings, registry=None):
     """The app for `settings` (`ServeSettings`); `registry` replaces the one it would load."""
     executor = concurrent.futures.ThreadPoolExecutor(settings.workers, thread_name_prefix="captcha-keras")
     registry = registry or ModelRegistry(
-        settings.models_dir, settings.models, settings.default_model,
-        decoder=settings.decoder, max_pixels=settings.max_pixels, formats=settings.formats, format=settings.format,
+        settings.models_dir,
+        settings.models,
+        settings.default_model,
+        decoder=settings.decoder,
+        max_pixels=settings.max_pixels,
+        formats=settings.formats,
+        format=settings.format,
     )
     batchers = {}
     session = LabelSession(settings.label_dir) if settings.label_dir else None
@@ -125,21 +136,35 @@ def create_app(settings, registry=None):
         if not registry.readers:
             problems = "; ".join(f"{k}: {v}" for k, v in registry.failed.items())
             raise RuntimeError(f"No model to serve in {settings.models_dir!r}{': ' + problems if problems else ''}.")
-        LOG.info("serving %s (default %s) on http://%s:%d", ", ".join(sorted(registry.readers)),
-                 registry.default, settings.host, settings.port)
+        LOG.info(
+            "serving %s (default %s) on http://%s:%d",
+            ", ".join(sorted(registry.readers)),
+            registry.default,
+            settings.host,
+            settings.port,
+        )
         if session is not None:
             reader = registry.get(settings.label_model)
             # The page shows progress while the folder is read.
             loop.run_in_executor(executor, session.read_all, reader)
-            LOG.info("labelling %d images of %s with %s (%d labelled)", len(session.files), session.folder,
-                     reader.name, len(session.labels))
+            LOG.info(
+                "labelling %d images of %s with %s (%d labelled)",
+                len(session.files),
+                session.folder,
+                reader.name,
+                len(session.labels),
+            )
         yield
         for batcher in batchers.values():
             await batcher.close()
         executor.shutdown(wait=False, cancel_futures=True)
 
-    app = FastAPI(title="captcha-keras", version=__version__, lifespan=lifespan,
-                  description="Read captchas with trained captcha-keras models.")
+    app = FastAPI(
+        title="captcha-keras",
+        version=__version__,
+        lifespan=lifespan,
+        description="Read captchas with trained captcha-keras models.",
+    )
     app.state.registry, app.state.batchers = registry, batchers
     errors.install(app)
 
@@ -155,15 +180,20 @@ def create_app(settings, registry=None):
             batchers[name] = Batcher(reader.forward, executor, settings.max_batch, settings.max_pending)
         return batchers[name]
 
-    @app.post("/predict", dependencies=[Depends(require_key)], openapi_extra={"requestBody": PREDICT_BODY},
-              summary="Read captchas")
+    @app.post(
+        "/predict",
+        dependencies=[Depends(require_key)],
+        openapi_extra={"requestBody": PREDICT_BODY},
+        summary="Read captchas",
+    )
     async def predict(request: Request):
         started = time.perf_counter()
         body = await request.body()
         loop = asyncio.get_running_loop()
         # Parsing 8 MiB of JSON and base64 takes tens of milliseconds: not on the event loop.
-        parsed = await loop.run_in_executor(executor, parse_request, request.headers.get("content-type"), body,
-                                            settings.max_images)
+        parsed = await loop.run_in_executor(
+            executor, parse_request, request.headers.get("content-type"), body, settings.max_images
+        )
         request.scope["state"]["images"] = len(parsed.uploads)
         name = parsed.model or registry.default
         reader = registry.get(name)
@@ -191,8 +221,11 @@ def create_app(settings, registry=None):
     @app.get("/models", dependencies=[Depends(require_key)], summary="The loaded models")
     async def models():
         readers = registry.readers
-        return {"default": registry.default, "models": [readers[n].info() for n in sorted(readers)],
-                "failed": registry.failed}
+        return {
+            "default": registry.default,
+            "models": [readers[n].info() for n in sorted(readers)],
+            "failed": registry.failed,
+        }
 
     @app.post("/models/reload", dependencies=[Depends(require_key)], summary="Load runs added to --models-dir")
     async def reload():
@@ -223,12 +256,16 @@ def create_app(settings, registry=None):
     @app.post("/label", dependencies=[Depends(require_key)], summary="Save a label to DIR/labels.csv")
     async def save_label(request: Request):
         payload = parse_json_body(await request.body())
-        if not isinstance(payload, dict) or not isinstance(payload.get("file"), str) or not isinstance(
-                payload.get("label"), str):
+        if (
+            not isinstance(payload, dict)
+            or not isinstance(payload.get("file"), str)
+            or not isinstance(payload.get("label"), str)
+        ):
             raise ApiError(422, 'Send {"file": NAME, "label": TEXT}.')
         current = label_session()
-        return await asyncio.get_running_loop().run_in_executor(executor, current.save, payload["file"],
-                                                                 payload["label"])
+        return await asyncio.get_running_loop().run_in_executor(
+            executor, current.save, payload["file"], payload["label"]
+        )
 
     @app.get("/", include_in_schema=False)
     async def page():
@@ -237,8 +274,12 @@ def create_app(settings, registry=None):
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
-                           allow_headers=["*"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+        )
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestLog)
     return app

@@ -90,8 +90,11 @@ class Batcher:
                 # Whatever failed, no request that was taken from the queue waits forever.
                 for _, future in items:
                     if not future.done():
-                        future.set_exception(error if isinstance(error, Exception) else RuntimeError(
-                            f"the batch was stopped ({type(error).__name__})"))
+                        future.set_exception(
+                            error
+                            if isinstance(error, Exception)
+                            else RuntimeError(f"the batch was stopped ({type(error).__name__})")
+                        )
                 if not isinstance(error, Exception):
                     raise
 

@@ -34,8 +34,7 @@ class ApiError(Exception):
 
 def error_response(status, message, headers=None, **extra):
     """The JSON response of an error."""
-    return JSONResponse({"error": {"status": status, "message": message, **extra}}, status_code=status,
-                        headers=headers)
+    return JSONResponse({"error": {"status": status, "message": message, **extra}}, status_code=status, headers=headers)
 
 
 async def api_error(request, error):
@@ -44,10 +43,13 @@ async def api_error(request, error):
 
 
 async def http_error(request, error):
-    messages = {404: f"No such path: {request.url.path}. See /docs.",
-                405: f"{request.method} is not allowed on {request.url.path}."}
-    return error_response(error.status_code, messages.get(error.status_code, str(error.detail)),
-                          headers=getattr(error, "headers", None))
+    messages = {
+        404: f"No such path: {request.url.path}. See /docs.",
+        405: f"{request.method} is not allowed on {request.url.path}.",
+    }
+    return error_response(
+        error.status_code, messages.get(error.status_code, str(error.detail)), headers=getattr(error, "headers", None)
+    )
 
 
 async def validation_error(request, error):

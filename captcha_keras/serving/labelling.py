@@ -37,8 +37,11 @@ class LabelSession:
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"--label-dir {folder}: no such folder.")
         self.folder = folder
-        self.files = sorted(n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS)
-                            and os.path.isfile(os.path.join(folder, n)))
+        self.files = sorted(
+            n
+            for n in os.listdir(folder)
+            if n.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(os.path.join(folder, n))
+        )
         self.path = os.path.join(folder, LABELS_FILE)
         self.labels = {}
         if os.path.isfile(self.path):
@@ -75,17 +78,30 @@ class LabelSession:
             if name in self.labels:
                 continue
             text, confidence = self.readings.get(name, (None, None))
-            items.append({"file": name, "text": text or "", "confidence": confidence if text is not None else None,
-                          "error": confidence if text is None and name in self.readings else None})
+            items.append(
+                {
+                    "file": name,
+                    "text": text or "",
+                    "confidence": confidence if text is not None else None,
+                    "error": confidence if text is None and name in self.readings else None,
+                }
+            )
         return sorted(items, key=lambda i: (i["confidence"] is None, i["confidence"] or 0.0, i["file"]))
 
     def status(self):
         """Progress: images, labelled, and how many labels the model's reading already had right."""
         labelled = [n for n in self.files if n in self.labels]
         agreed = sum(self.readings.get(n, (None,))[0] == self.labels[n] for n in labelled)
-        return {"folder": self.folder, "total": len(self.files), "labelled": len(labelled), "model_right": agreed,
-                "read": len(self.readings) == len(self.files), "model": self.model.name if self.model else None,
-                "charset": self.model.charset.characters if self.model else None, "labels_file": self.path}
+        return {
+            "folder": self.folder,
+            "total": len(self.files),
+            "labelled": len(labelled),
+            "model_right": agreed,
+            "read": len(self.readings) == len(self.files),
+            "model": self.model.name if self.model else None,
+            "charset": self.model.charset.characters if self.model else None,
+            "labels_file": self.path,
+        }
 
     def image_path(self, name):
         """The path of one of the folder's images; 404 for any other name (no path tricks)."""
@@ -105,8 +121,10 @@ class LabelSession:
             raise ApiError(400, "A label is a non-empty line of text without outer spaces.")
         charset = self.model.charset.characters if self.model else None
         if charset is not None and characters_outside(label, charset):
-            raise ApiError(400, f"The label {label!r} uses {characters_outside(label, charset)!r}, outside the "
-                                f"charset {charset!r}.")
+            raise ApiError(
+                400,
+                f"The label {label!r} uses {characters_outside(label, charset)!r}, outside the charset {charset!r}.",
+            )
         with self._lock:
             labels = dict(self.labels)
             labels[name] = label

@@ -72,8 +72,12 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, send, size):
-        await _answer(send, 413, f"The request body ({size}) is larger than the {self.max_bytes:,} bytes allowed "
-                                 "(--max-request-bytes).", max_bytes=self.max_bytes)
+        await _answer(
+            send,
+            413,
+            f"The request body ({size}) is larger than the {self.max_bytes:,} bytes allowed (--max-request-bytes).",
+            max_bytes=self.max_bytes,
+        )
 
     async def _drain(self, receive):
         """Reads on, discarding, up to `DRAIN_FACTOR` limits or the end of the body."""
@@ -89,7 +93,15 @@ class BodyLimit:
 
 async def _answer(send, status, message, **extra):
     body = json.dumps({"error": {"status": status, "message": message, **extra}}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -5,9 +5,9 @@ import threading
 
 import numpy as np
 
-from captcha_keras.inference.reader import DEFAULT_MODEL
 from captcha_keras.inference.reader import Reader
-from captcha_keras.inference.reader import is_run
+from captcha_keras.runs import DEFAULT_MODEL
+from captcha_keras.runs import is_run
 from captcha_keras.serving.errors import ApiError
 
 
@@ -79,6 +79,9 @@ class ModelRegistry:
         readers = self.readers
         name = name or self.default
         if name not in readers:
-            raise ApiError(404, f"Unknown model {name!r}. Known models: {', '.join(sorted(readers)) or 'none'}.",
-                           models=sorted(readers))
+            raise ApiError(
+                404,
+                f"Unknown model {name!r}. Known models: {', '.join(sorted(readers)) or 'none'}.",
+                models=sorted(readers),
+            )
         return readers[name]

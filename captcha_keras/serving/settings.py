@@ -64,8 +64,10 @@ class ServeSettings:
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
         if self.max_pending < self.max_images:
-            raise ValueError(f"max_pending ({self.max_pending}) must be at least max_images ({self.max_images}): "
-                             "a request of the largest allowed size would always be refused as busy.")
+            raise ValueError(
+                f"max_pending ({self.max_pending}) must be at least max_images ({self.max_images}): "
+                "a request of the largest allowed size would always be refused as busy."
+            )
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be in 0-65535. Received: port={self.port}")
 

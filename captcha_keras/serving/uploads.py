@@ -51,8 +51,11 @@ def parse_request(content_type, body, max_images):
     elif kind == "application/json" or kind.endswith("+json"):
         request = parse_json(body, max_images)
     else:
-        raise ApiError(415, f"Send multipart/form-data (files=...) or application/json ({{\"images\": [base64, "
-                            f"...]}}). Received: Content-Type {content_type or 'none'!r}.")
+        raise ApiError(
+            415,
+            f'Send multipart/form-data (files=...) or application/json ({{"images": [base64, '
+            f"...]}}). Received: Content-Type {content_type or 'none'!r}.",
+        )
     if not request.uploads:
         raise ApiError(422, "The request holds no image: send multipart `files`, or JSON `images`.")
     return request
@@ -76,7 +79,9 @@ def parse_json(body, max_images):
     """`{"images": [base64 or {"b64": ..., "name": ...}, ...], "model": ..., "allowed": ...}`."""
     payload = parse_json_body(body)
     if not isinstance(payload, dict):
-        raise ApiError(422, f"The JSON body must be an object with an `images` list. Received: {type(payload).__name__}.")
+        raise ApiError(
+            422, f"The JSON body must be an object with an `images` list. Received: {type(payload).__name__}."
+        )
     unknown = sorted(set(payload) - {"images", *TEXT_FIELDS})
     if unknown:
         raise ApiError(422, f"Unknown JSON fields {unknown}; expected images, model, allowed.")
@@ -95,8 +100,9 @@ def parse_json(body, max_images):
             name = item.get("name") if isinstance(item.get("name"), str) else name
             item = item.get("b64")
         if not isinstance(item, str):
-            raise ApiError(422, f"images[{index}] must be a base64 string or {{\"b64\": ...}}. "
-                                f"Received: {type(item).__name__}.")
+            raise ApiError(
+                422, f'images[{index}] must be a base64 string or {{"b64": ...}}. Received: {type(item).__name__}.'
+            )
         uploads.append(_decode_base64(name, item))
     return PredictRequest(uploads, payload.get("model"), payload.get("allowed"))
 
@@ -161,9 +167,14 @@ def parse_multipart(body, boundary, max_images):
         else:
             raise ApiError(422, f"Unknown form field {field!r}; expected files, model, allowed.")
 
-    callbacks = dict(on_part_begin=on_part_begin, on_header_field=on_header_field,
-                     on_header_value=on_header_value, on_header_end=on_header_end, on_part_data=on_part_data,
-                     on_part_end=on_part_end)
+    callbacks = dict(
+        on_part_begin=on_part_begin,
+        on_header_field=on_header_field,
+        on_header_value=on_header_value,
+        on_header_end=on_header_end,
+        on_part_data=on_part_data,
+        on_part_end=on_part_end,
+    )
     try:
         parser = MultipartParser(boundary, callbacks)
         parser.write(body)

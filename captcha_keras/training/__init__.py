@@ -2,9 +2,14 @@
 
     config.py      TrainConfig, the settings of a run, and the recipe's constants
     inputs.py      what the flags leave open, from --init-from and the folder data
+    geometry.py    the input size of a folder run, from its images
+    finetune.py    starting from a trained run (--init-from): weights copied by layer name
     streams.py     the training stream and the fixed validation set
+    callbacks.py   sequence accuracy, cosine schedule, safe checkpoints, time budget, run state, stopping
     phases.py      compile, callbacks and fit of phase 1 and phase 2
+    distribute.py  training across devices and machines with tf.distribute
     run_folder.py  run folders, resume checks, the float32 checkpoint
+    reports.py     what a finished run leaves: SavedModel, metrics, pictures
     recipe.py      `train(config)`: all of it, end to end
 
 The names below are loaded when first used, so that `config` (all that the
@@ -23,7 +28,6 @@ _EXPORTS = {
     "FINE_TUNE_FACTOR": "config",
     "PHASE1_SHARE": "config",
     "SCHEDULES": "config",
-    "STATE": "config",
     "SYNTHETIC_STEPS": "config",
     "TrainConfig": "config",
     "compile_model": "phases",

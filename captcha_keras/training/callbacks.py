@@ -318,8 +318,17 @@ class ConvergenceStop(keras.callbacks.Callback):
     Reads `val_seq_acc` (`SequenceEvaluation` must come first) and `val_loss`.
     """
 
-    def __init__(self, samples, patience, start_from_epoch=0, perfect_epochs=2, perfect_samples=300, smoothing=0.5,
-                 min_delta=0.02, verbose=1):
+    def __init__(
+        self,
+        samples,
+        patience,
+        start_from_epoch=0,
+        perfect_epochs=2,
+        perfect_samples=300,
+        smoothing=0.5,
+        min_delta=0.02,
+        verbose=1,
+    ):
         super().__init__()
         self.samples = samples
         self.perfect_samples = perfect_samples
@@ -340,7 +349,9 @@ class ConvergenceStop(keras.callbacks.Callback):
         logs = logs or {}
         error = 1.0 - logs["val_seq_acc"]
         loss = logs.get("val_loss", math.inf)
-        self.smoothed = error if self.smoothed is None else self.smoothing * self.smoothed + (1 - self.smoothing) * error
+        self.smoothed = (
+            error if self.smoothed is None else self.smoothing * self.smoothed + (1 - self.smoothing) * error
+        )
         noise = math.sqrt(max(self.smoothed, 1.0 / self.samples) * (1.0 - min(self.smoothed, 0.999)) / self.samples)
         improved = self.smoothed < self.best_error - noise or loss < self.best_loss * (1.0 - self.min_delta)
         self.best_error = min(self.best_error, self.smoothed)
@@ -355,8 +366,10 @@ class ConvergenceStop(keras.callbacks.Callback):
         if self.perfect >= self.perfect_epochs and self.samples >= self.perfect_samples:
             self.reason = f"validation read perfectly for {self.perfect} epochs"
         elif self.wait >= self.patience:
-            self.reason = (f"no progress for {self.wait} epochs (smoothed sequence error {self.smoothed:.2%}, "
-                           f"best {self.best_error:.2%} on {self.samples} images)")
+            self.reason = (
+                f"no progress for {self.wait} epochs (smoothed sequence error {self.smoothed:.2%}, "
+                f"best {self.best_error:.2%} on {self.samples} images)"
+            )
         if self.reason:
             self.model.stop_training = True
             if self.verbose:

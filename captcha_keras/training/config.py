@@ -9,13 +9,13 @@ from captcha_keras.charset import Charset
 from captcha_keras.charset import parse_length
 from captcha_keras.data.styles import STYLE_CHOICES
 from captcha_keras.precision import PRECISIONS
-from captcha_keras.runs import SHIPPED_DIR
+from captcha_keras.runs import BASE_MODEL
+from captcha_keras.runs import BEST_MODEL_FILE
+from captcha_keras.runs import STATE_FILE
 from captcha_keras.runs import RunConfig
 from captcha_keras.training.distribute import STRATEGIES
 from captcha_keras.training.geometry import SYNTHETIC_SIZE
 
-# The run's progress, for --resume (`callbacks.RunState`).
-STATE = "state.json"
 FINE_TUNE_FACTOR = 0.1
 # Where the cosine schedule ends phase 2, relative to where phase 2 starts.
 FINAL_FACTOR = 0.01
@@ -25,10 +25,6 @@ PHASE1_SHARE = 0.75
 # Batches per epoch on synthetic data: epochs short enough for EarlyStopping
 # and checkpoints to act every couple of minutes on a CPU.
 SYNTHETIC_STEPS = 400
-# What a CTC folder run starts from by default (`--init-from auto`): the shipped
-# model trained on the style mix of docs/styles.md, from which 50-200 labels
-# read a real set (docs/real-captchas.md#the-panel).
-BASE_MODEL = os.path.join(SHIPPED_DIR, "base_alnum")
 # Epochs of phase 1 before a phase may end early, and the fewest batches of a
 # folder epoch. From scratch a CTC model spends its first epochs emitting
 # blanks, so both are long; from a trained model there is no blank phase, and
@@ -202,8 +198,9 @@ class TrainConfig:
         if self.precision not in PRECISIONS:
             raise ValueError(f"Unknown precision. Expected one of {PRECISIONS}. Received: precision={self.precision!r}")
         if self.normalize not in ("auto", *NORMALIZATIONS):
-            raise ValueError(f"Unknown --normalize. Expected auto or one of {NORMALIZATIONS}. "
-                             f"Received: {self.normalize!r}")
+            raise ValueError(
+                f"Unknown --normalize. Expected auto or one of {NORMALIZATIONS}. Received: {self.normalize!r}"
+            )
         if self.stopping not in ("auto", "loss", "converged"):
             raise ValueError(f"Unknown --stopping. Expected auto, loss or converged. Received: {self.stopping!r}")
         if self.style not in STYLE_CHOICES:
@@ -211,8 +208,10 @@ class TrainConfig:
         if self.distribute not in STRATEGIES:
             raise ValueError(f"Unknown --distribute. Expected one of {STRATEGIES}. Received: {self.distribute!r}")
         if self.cpu_replicas is not None and (self.cpu_replicas < 1 or self.distribute != "mirrored"):
-            raise ValueError(f"--cpu-replicas N (N >= 1) goes with --distribute mirrored. Received: "
-                             f"--cpu-replicas {self.cpu_replicas} with --distribute {self.distribute}")
+            raise ValueError(
+                f"--cpu-replicas N (N >= 1) goes with --distribute mirrored. Received: "
+                f"--cpu-replicas {self.cpu_replicas} with --distribute {self.distribute}"
+            )
         if self.schedule not in SCHEDULES:
             raise ValueError(f"Unknown schedule. Expected one of {SCHEDULES}. Received: schedule={self.schedule!r}")
         if self.resume and self.run_name is None:
@@ -240,13 +239,15 @@ class TrainConfig:
         if self.resume and self.run_name:
             # A resumed run keeps the start it was made with; runs from before
             # "auto" recorded none, and started from scratch.
-            recorded = recorded_start(os.path.join(self.output_dir, self.run_name, STATE))
+            recorded = recorded_start(os.path.join(self.output_dir, self.run_name, STATE_FILE))
             return None if recorded in (None, "none") else recorded
         if self.family != "ctc" or self.data is None or self.arch != "default":
             return None
-        if not os.path.isfile(os.path.join(BASE_MODEL, "best.keras")):
-            print(f"--init-from auto: {BASE_MODEL} is not here (an install without the shipped models); "
-                  "training from scratch.")
+        if not os.path.isfile(os.path.join(BASE_MODEL, BEST_MODEL_FILE)):
+            print(
+                f"--init-from auto: {BASE_MODEL} is not here (an install without the shipped models); "
+                "training from scratch."
+            )
             return None
         base = RunConfig.load(BASE_MODEL)
         fits = (

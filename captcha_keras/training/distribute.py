@@ -42,8 +42,8 @@ def cluster_spec():
         task["type"], int(task["index"])
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(
-            f"TF_CONFIG must be JSON like {{\"cluster\": {{\"worker\": [\"host1:port\", \"host2:port\"]}}, "
-            f"\"task\": {{\"type\": \"worker\", \"index\": 0}}}}. Received: {raw[:200]!r} ({error})"
+            f'TF_CONFIG must be JSON like {{"cluster": {{"worker": ["host1:port", "host2:port"]}}, '
+            f'"task": {{"type": "worker", "index": 0}}}}. Received: {raw[:200]!r} ({error})'
         ) from None
     return cluster, task
 
@@ -134,6 +134,7 @@ def patch_keras_for_multiworker():
 
     def reduce_per_replica(values, strategy, reduction):
         if reduction in ("auto", "mean") and trainer._collective_all_reduce_multi_worker(strategy):
+
             def reduce(value):
                 local = value.values[0] if trainer._is_per_replica_instance(value) else value
                 return strategy.reduce("MEAN", value, axis=0 if local.shape.rank else None)
@@ -148,8 +149,11 @@ def patch_keras_for_multiworker():
             for _, _, it in iterator:
                 batch = next(it)
                 data_batch = tree.map_structure(
-                    lambda v: self.distribute_strategy.experimental_local_results(v)[0]
-                    if isinstance(v, tf.distribute.DistributedValues) else v,
+                    lambda v: (
+                        self.distribute_strategy.experimental_local_results(v)[0]
+                        if isinstance(v, tf.distribute.DistributedValues)
+                        else v
+                    ),
                     batch,
                 )
                 break
@@ -252,8 +256,10 @@ def agree_to_start(strategy, failure, state):
     import tensorflow as tf
 
     local_replicas = len(strategy.extended.worker_devices)
-    mine = np.array([failure is None, state.get("phase", 0), state.get("epochs_done", 0), "phase1" in state,
-                     "phase2" in state], dtype="float64")
+    mine = np.array(
+        [failure is None, state.get("phase", 0), state.get("epochs_done", 0), "phase1" in state, "phase2" in state],
+        dtype="float64",
+    )
 
     @tf.function
     def total(values):
@@ -336,5 +342,6 @@ def clock_sync_callback(clock):
     """Syncs a `SyncedClock` at each epoch's start and end, before the callbacks that read it."""
     import keras
 
-    return keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: clock.sync(),
-                                          on_epoch_end=lambda epoch, logs: clock.sync())
+    return keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda epoch, logs: clock.sync(), on_epoch_end=lambda epoch, logs: clock.sync()
+    )

@@ -4,9 +4,8 @@ import os
 
 import keras
 
+from captcha_keras.runs import BEST_MODEL_FILE
 from captcha_keras.runs import RunConfig
-
-BEST = "best.keras"
 
 
 def load_source(run_dir):
@@ -17,10 +16,10 @@ def load_source(run_dir):
             (a SavedModel alone cannot be trained further).
     """
     config = RunConfig.load(run_dir)
-    path = os.path.join(run_dir, BEST)
+    path = os.path.join(run_dir, BEST_MODEL_FILE)
     if not os.path.isfile(path):
         raise FileNotFoundError(
-            f"{run_dir} has no {BEST}, the trainable model --init-from needs "
+            f"{run_dir} has no {BEST_MODEL_FILE}, the trainable model --init-from needs "
             "(a savedmodel/ folder alone only serves predictions)."
         )
     # Importing the losses registers CTCLoss, which the saved model refers to.

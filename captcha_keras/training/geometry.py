@@ -67,19 +67,25 @@ def choose_geometry(sizes, labels, family="ctc", width=None, height=None):
         median_w, median_h = SYNTHETIC_SIZE
     if height is None:
         height = 64 if median_h >= 48 else 32
-        reasons.append(f"height {height}: the median image is {median_w:g}x{median_h:g} "
-                       f"({'at least' if height == 64 else 'under'} 48 pixels high)")
+        reasons.append(
+            f"height {height}: the median image is {median_w:g}x{median_h:g} "
+            f"({'at least' if height == 64 else 'under'} 48 pixels high)"
+        )
     if width is None:
         aspect = median_w / median_h
         width = _round_to_multiple(height * aspect)
-        reasons.append(f"width {width}: keeps the median aspect ratio {aspect:.2f} at height {height}, "
-                       f"rounded to a multiple of {MULTIPLE}")
+        reasons.append(
+            f"width {width}: keeps the median aspect ratio {aspect:.2f} at height {height}, "
+            f"rounded to a multiple of {MULTIPLE}"
+        )
         if family == "ctc" and labels:
             needed = max(steps_needed(label) for label in labels)
             if width // WIDTH_PER_STEP < needed:
                 width = -(-needed * WIDTH_PER_STEP // MULTIPLE) * MULTIPLE
-                reasons.append(f"widened to {width}: the longest label needs {needed} CTC time steps "
-                               f"(one per {WIDTH_PER_STEP} pixels)")
+                reasons.append(
+                    f"widened to {width}: the longest label needs {needed} CTC time steps "
+                    f"(one per {WIDTH_PER_STEP} pixels)"
+                )
     elif family == "ctc" and labels:
         check_time_steps(width, labels)
     return width, height, reasons

@@ -13,12 +13,12 @@ from captcha_keras.data.splits import load_splits
 from captcha_keras.data.styles import check_style
 from captcha_keras.data.texts import character_weights
 from captcha_keras.data.texts import resolve_emphasis
+from captcha_keras.runs import BASE_MODEL
 from captcha_keras.training.finetune import class_map
 from captcha_keras.training.finetune import load_source
 from captcha_keras.training.finetune import output_layer_names
 from captcha_keras.training.finetune import transfer_output_classes
 from captcha_keras.training.finetune import transfer_weights
-from captcha_keras.training.config import BASE_MODEL
 from captcha_keras.training.geometry import SYNTHETIC_SIZE
 from captcha_keras.training.geometry import check_time_steps
 from captcha_keras.training.geometry import choose_geometry
@@ -42,8 +42,10 @@ def resolve_inputs(config):
     """
     source_model = source = None
     if config.init_from and os.path.abspath(config.init_from) == os.path.abspath(config.run_dir):
-        raise ValueError(f"--init-from {config.init_from} is this run's own folder, which the run would replace; "
-                         "give the new run another --run-name.")
+        raise ValueError(
+            f"--init-from {config.init_from} is this run's own folder, which the run would replace; "
+            "give the new run another --run-name."
+        )
     if config.init_from:
         source_model, source = load_source(config.init_from)
         if source.family != config.family:
@@ -61,8 +63,10 @@ def resolve_inputs(config):
         shown = config.init_from
         if os.path.abspath(config.init_from) == os.path.abspath(BASE_MODEL):
             relative = os.path.relpath(BASE_MODEL)
-            shown = (f"{relative if not relative.startswith('..') else BASE_MODEL}, the shipped base model (a CTC "
-                     "run on --data starts from it by default; --init-from none trains from scratch)")
+            shown = (
+                f"{relative if not relative.startswith('..') else BASE_MODEL}, the shipped base model (a CTC "
+                "run on --data starts from it by default; --init-from none trains from scratch)"
+            )
         print(
             f"Starting from {shown}: {source.arch}, {source.width}x{source.height}, "
             f"{source.channels} channel(s), charset {source.charset!r}."
@@ -76,16 +80,16 @@ def resolve_inputs(config):
         choose_input_size(config)
         splits = load_splits(
             config.data,
-            config.val_data,
-            config.val_split,
-            config.test_data,
-            config.width,
-            config.height,
-            1 if config.grayscale else 3,
-            config.keep_aspect,
-            config.charset,
-            config.strict,
-            config.seed,
+            width=config.width,
+            height=config.height,
+            channels=1 if config.grayscale else 3,
+            seed=config.seed,
+            val_data=config.val_data,
+            val_split=config.val_split,
+            test_data=config.test_data,
+            keep_aspect=config.keep_aspect,
+            charset=config.charset,
+            strict=config.strict,
         )
         print(splits.describe())
         warn_about_labels(splits.texts)
@@ -126,17 +130,20 @@ def choose_input_size(config):
             check_time_steps(config.width, scan.labels)
         return
     sizes = image_sizes(config.data, scan.files)
-    config.width, config.height, reasons = choose_geometry(sizes, scan.labels, config.family, config.width,
-                                                           config.height)
+    config.width, config.height, reasons = choose_geometry(
+        sizes, scan.labels, config.family, config.width, config.height
+    )
     print(f"Input {config.width}x{config.height} (--width/--height to choose another): {'; '.join(reasons)}.")
 
 
 def warn_about_labels(texts):
     """Prints, before training, labels that look like file names or hashes rather than captcha texts."""
     for reason, (count, examples) in suspicious_labels(texts).items():
-        print(f"warning: {count:,} label(s) look wrong ({reason}), e.g. {', '.join(map(repr, examples))}. "
-              "Labels come from file names (LABEL.png, LABEL_N.png, LABEL_<md5 or uuid>.png) or a labels.csv; "
-              "check that the folder follows one of them.")
+        print(
+            f"warning: {count:,} label(s) look wrong ({reason}), e.g. {', '.join(map(repr, examples))}. "
+            "Labels come from file names (LABEL.png, LABEL_N.png, LABEL_<md5 or uuid>.png) or a labels.csv; "
+            "check that the folder follows one of them."
+        )
 
 
 def initialise_from(model, source_model, source, charset):
@@ -145,7 +152,9 @@ def initialise_from(model, source_model, source, charset):
     copied to their new places (`transfer_output_classes`)."""
     outputs = output_layer_names(model) if source.charset != charset.characters else set()
     copied, rebuilt = transfer_weights(source_model, model, outputs)
-    print(f"--init-from: copied the weights of {len(copied)} layers; freshly initialised: {', '.join(rebuilt) or 'none'}.")
+    print(
+        f"--init-from: copied the weights of {len(copied)} layers; freshly initialised: {', '.join(rebuilt) or 'none'}."
+    )
     source_names = {layer.name for layer in source_model.layers}
     for name in sorted(outputs & source_names):
         # The special class after the charset: the CTC blank, or multi-head's
@@ -156,5 +165,7 @@ def initialise_from(model, source_model, source, charset):
         shared = transfer_output_classes(source_model.get_layer(name), model.get_layer(name), mapping)
         if shared:
             characters = sum(m >= 0 for m in mapping[: len(charset.characters)])
-            print(f"--init-from: {name} starts from the source's weights for {characters} of its "
-                  f"{len(charset.characters)} characters.")
+            print(
+                f"--init-from: {name} starts from the source's weights for {characters} of its "
+                f"{len(charset.characters)} characters."
+            )

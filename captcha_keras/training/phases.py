@@ -14,6 +14,12 @@ import os
 
 import keras
 
+from captcha_keras.data.targets import make_targets
+from captcha_keras.models.losses import CTCLoss
+from captcha_keras.runs import BACKUP_DIR
+from captcha_keras.runs import BEST_MODEL_FILE
+from captcha_keras.runs import HISTORY_CSV
+from captcha_keras.runs import STATE_FILE
 from captcha_keras.training.callbacks import AtomicModelCheckpoint
 from captcha_keras.training.callbacks import ConvergenceStop
 from captcha_keras.training.callbacks import CosineSchedule
@@ -24,13 +30,9 @@ from captcha_keras.training.callbacks import TimeBudget
 from captcha_keras.training.callbacks import read_state
 from captcha_keras.training.callbacks import stopping_patience
 from captcha_keras.training.callbacks import write_state
-from captcha_keras.data.targets import make_targets
-from captcha_keras.training.finetune import BEST
-from captcha_keras.models.losses import CTCLoss
 from captcha_keras.training.config import FINAL_FACTOR
 from captcha_keras.training.config import FINE_TUNE_FACTOR
 from captcha_keras.training.config import PHASE1_SHARE
-from captcha_keras.training.config import STATE
 from captcha_keras.training.distribute import SyncedClock
 from captcha_keras.training.distribute import clock_sync_callback
 
@@ -106,18 +108,20 @@ def stopping_callback(config, phase, samples, verbose):
     start = config.min_epochs if phase == 1 else 0
     rule = config.stopping if config.stopping != "auto" else ("converged" if config.data else "loss")
     if rule == "loss":
-        return keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, start_from_epoch=start,
-                                             verbose=verbose)
-    return ConvergenceStop(samples, stopping_patience(samples, config.patience), start_from_epoch=start,
-                           verbose=verbose)
+        return keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.patience, start_from_epoch=start, verbose=verbose
+        )
+    return ConvergenceStop(
+        samples, stopping_patience(samples, config.patience), start_from_epoch=start, verbose=verbose
+    )
 
 
-def phase_callbacks(config, phase, validation, charset, best_so_far, clock, verbose, schedule=None, data=None):
+def phase_callbacks(config, phase, *, validation, charset, best_so_far, clock, verbose, schedule=None, data=None):
     """The callbacks of one phase; order matters, since later ones read the logs
     that earlier ones add (sequence accuracy, learning rate)."""
     images, texts = validation
     checkpoint = AtomicModelCheckpoint(
-        os.path.join(config.run_dir, BEST),
+        os.path.join(config.run_dir, BEST_MODEL_FILE),
         monitor="val_loss",
         save_best_only=True,
         initial_value_threshold=best_so_far,
@@ -134,14 +138,14 @@ def phase_callbacks(config, phase, validation, charset, best_so_far, clock, verb
         ),
         EpochInfo(phase, clock, data),
         keras.callbacks.BackupAndRestore(
-            os.path.join(config.run_dir, "backup", f"phase{phase}"), double_checkpoint=True
+            os.path.join(config.run_dir, BACKUP_DIR, f"phase{phase}"), double_checkpoint=True
         ),
         stopping_callback(config, phase, len(texts), verbose),
         TimeBudget(clock, phase_deadline(config, phase), verbose=verbose),
-        keras.callbacks.CSVLogger(os.path.join(config.log_dir, "training.csv"), append=True),
+        keras.callbacks.CSVLogger(os.path.join(config.log_dir, HISTORY_CSV), append=True),
         checkpoint,
         keras.callbacks.TensorBoard(os.path.join(config.log_dir, "tensorboard")),
-        RunState(os.path.join(config.run_dir, STATE), phase, checkpoint, clock),
+        RunState(os.path.join(config.run_dir, STATE_FILE), phase, checkpoint, clock),
     ]
     if isinstance(clock, SyncedClock):
         # First, so that the others read the value every worker agreed on.
@@ -153,6 +157,7 @@ def phase_callbacks(config, phase, validation, charset, best_so_far, clock, verb
 def run_phase(
     model,
     config,
+    *,
     phase,
     train,
     validation,
@@ -172,6 +177,18 @@ def run_phase(
     `phase_schedule` is where the learning rate is set.
 
     Args:
+        model: `keras.Model`. The model to fit, compiled here.
+        config: `TrainConfig`. The run's settings.
+        phase: int. 1 or 2.
+        train: the training stream (a `keras.utils.PyDataset`).
+        validation: `(images, texts)`. The fixed validation set.
+        charset: `Charset`. The alphabet.
+        start_epoch: int. The first epoch of the phase (later on a resume).
+        epochs: int. Epochs of the whole phase.
+        best_so_far: float or None. The best validation loss before this
+            phase: a checkpoint is written only below it.
+        clock: `RunClock`. Minutes of the run so far.
+        start_minute: float. Run minute at which the phase began. Defaults to 0.
         start_from: str or None. A checkpoint to start from, loaded with its
             optimizer state (see `load_with_optimizer_state`).
         distributed: `(input, steps)` of `distribute.distributed_batches`:
@@ -182,11 +199,19 @@ def run_phase(
     compile_model(model, config.family, charset, learning_rate)
     if start_from is not None:
         load_with_optimizer_state(model, start_from, learning_rate)
-    backup_dir = os.path.join(config.run_dir, "backup", f"phase{phase}")
-    trim_csv(os.path.join(config.log_dir, "training.csv"), backup_epoch(backup_dir, start_epoch))
+    backup_dir = os.path.join(config.run_dir, BACKUP_DIR, f"phase{phase}")
+    trim_csv(os.path.join(config.log_dir, HISTORY_CSV), backup_epoch(backup_dir, start_epoch))
     schedule = phase_schedule(config, phase, start_epoch, epochs, clock, start_minute)
     callbacks = phase_callbacks(
-        config, phase, validation, charset, best_so_far, clock, config.verbose, schedule, data=train
+        config,
+        phase,
+        validation=validation,
+        charset=charset,
+        best_so_far=best_so_far,
+        clock=clock,
+        verbose=config.verbose,
+        schedule=schedule,
+        data=train,
     )
     images, texts = validation
     data, steps = (train, None) if distributed is None else distributed
@@ -209,12 +234,21 @@ def run_phase(
     return finished, checkpoint.best
 
 
-def run_phases(config, model, charset, train_data, validation, state, state_path, clock, distributed=None):
+def run_phases(config, model, *, charset, train_data, validation, state, state_path, clock, distributed=None):
     """The two phases on `train_data` (or its `distributed` input), recording each in `state_path`."""
     phase1 = state.get("phase1")
     if phase1 is None:
         done, best = run_phase(
-            model, config, 1, train_data, validation, charset, 0, config.epochs, state.get("best"), clock,
+            model,
+            config,
+            phase=1,
+            train=train_data,
+            validation=validation,
+            charset=charset,
+            start_epoch=0,
+            epochs=config.epochs,
+            best_so_far=state.get("best"),
+            clock=clock,
             distributed=distributed,
         )
         phase1 = {"epochs": done, "best": _finite(best), "minutes": round(clock.minutes(), 3)}
@@ -223,7 +257,7 @@ def run_phases(config, model, charset, train_data, validation, state, state_path
 
     if config.fine_tune_epochs > 0 and "phase2" not in state:
         # Phase 2 starts from the best weights of phase 1, not the last ones.
-        if not os.path.isfile(os.path.join(config.run_dir, BEST)):
+        if not os.path.isfile(os.path.join(config.run_dir, BEST_MODEL_FILE)):
             raise ValueError(
                 "Phase 1 saved no checkpoint: the validation loss never improved (was it NaN or "
                 "infinite? CTC needs more time steps than label characters). See the training CSV."
@@ -232,16 +266,16 @@ def run_phases(config, model, charset, train_data, validation, state, state_path
         done, best = run_phase(
             model,
             config,
-            2,
-            train_data,
-            validation,
-            charset,
-            phase1["epochs"],
-            config.fine_tune_epochs,
-            best_so_far,
-            clock,
-            phase1.get("minutes", clock.minutes()),
-            start_from=os.path.join(config.run_dir, BEST),
+            phase=2,
+            train=train_data,
+            validation=validation,
+            charset=charset,
+            start_epoch=phase1["epochs"],
+            epochs=config.fine_tune_epochs,
+            best_so_far=best_so_far,
+            clock=clock,
+            start_minute=phase1.get("minutes", clock.minutes()),
+            start_from=os.path.join(config.run_dir, BEST_MODEL_FILE),
             distributed=distributed,
         )
         state = dict(read_state(state_path), phase2={"epochs": done, "best": _finite(best)})

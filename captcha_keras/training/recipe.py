@@ -8,16 +8,17 @@ import shutil
 
 import keras
 
-from captcha_keras.training.callbacks import RunClock
-from captcha_keras.training.callbacks import read_state
-from captcha_keras.training.callbacks import write_state
 from captcha_keras.charset import Charset
 from captcha_keras.data.splits import write_heldout
-from captcha_keras.training.finetune import BEST
 from captcha_keras.models import build_model
 from captcha_keras.precision import resolve_precision
 from captcha_keras.precision import set_precision
-from captcha_keras.training.config import STATE
+from captcha_keras.runs import BACKUP_DIR
+from captcha_keras.runs import BEST_MODEL_FILE
+from captcha_keras.runs import STATE_FILE
+from captcha_keras.training.callbacks import RunClock
+from captcha_keras.training.callbacks import read_state
+from captcha_keras.training.callbacks import write_state
 from captcha_keras.training.distribute import SyncedClock
 from captcha_keras.training.distribute import agree_to_start
 from captcha_keras.training.distribute import distributed_batches
@@ -25,8 +26,8 @@ from captcha_keras.training.distribute import make_strategy
 from captcha_keras.training.distribute import replicas
 from captcha_keras.training.distribute import shadow_dirs
 from captcha_keras.training.distribute import strategy_name
-from captcha_keras.training.distribute import synchronize_batch_norms
 from captcha_keras.training.distribute import strategy_role
+from captcha_keras.training.distribute import synchronize_batch_norms
 from captcha_keras.training.inputs import initialise_from
 from captcha_keras.training.inputs import resolve_inputs
 from captcha_keras.training.phases import run_phases
@@ -56,9 +57,11 @@ def train(config):
         config = dataclasses.replace(config, output_dir=output_dir, logs_dir=logs_dir, overwrite=not config.resume)
     if strategy is not None:
         n = replicas(strategy)
-        print(f"Distributed ({strategy_name(strategy)}): {n} replicas on {workers} worker(s), global batch "
-              f"{config.batch_size} x {n} = {config.batch_size * n}; learning rate {config.lr:g}, not scaled."
-              + ("" if chief else f" Not the chief: writing to {config.run_dir}."))
+        print(
+            f"Distributed ({strategy_name(strategy)}): {n} replicas on {workers} worker(s), global batch "
+            f"{config.batch_size} x {n} = {config.batch_size * n}; learning rate {config.lr:g}, not scaled."
+            + ("" if chief else f" Not the chief: writing to {config.run_dir}.")
+        )
     try:
         splits, source_model, source, state = _prepare_run(config)
         failure = None
@@ -74,7 +77,7 @@ def train(config):
         agree_to_start(strategy, failure, state)
     charset = Charset(config.charset)
     run_config = config.run_config()
-    state_path = os.path.join(config.run_dir, STATE)
+    state_path = os.path.join(config.run_dir, STATE_FILE)
     clock = SyncedClock(strategy, state.get("minutes", 0.0)) if multiworker else RunClock(state.get("minutes", 0.0))
 
     def build():
@@ -96,13 +99,24 @@ def train(config):
     try:
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
             model = build() if strategy is None else synchronize_batch_norms(build())
-            train_phases(config, model, charset, splits, source_model, source, state, state_path, clock, strategy)
+            train_phases(
+                config,
+                model,
+                charset=charset,
+                splits=splits,
+                source_model=source_model,
+                source=source,
+                state=state,
+                state_path=state_path,
+                clock=clock,
+                strategy=strategy,
+            )
     finally:
         set_precision(previous_policy)
     # BackupAndRestore empties its folders when a phase ends; the run is done with them.
-    shutil.rmtree(os.path.join(config.run_dir, "backup"), ignore_errors=True)
+    shutil.rmtree(os.path.join(config.run_dir, BACKUP_DIR), ignore_errors=True)
 
-    best_model = save_float32(os.path.join(config.run_dir, BEST), build)
+    best_model = save_float32(os.path.join(config.run_dir, BEST_MODEL_FILE), build)
     if multiworker:
         # Equal on every worker when the replicas stayed in sync.
         print(f"Weights fingerprint: {weights_fingerprint(model)}")
@@ -113,7 +127,13 @@ def train(config):
     if splits is not None:
         heldout = splits.test or splits.validation
     finish_run(
-        best_model, run_config, config.run_dir, config.log_dir, config.seed, config.eval_samples, heldout=heldout
+        best_model,
+        run_config,
+        run_dir=config.run_dir,
+        log_dir=config.log_dir,
+        seed=config.seed,
+        eval_samples=config.eval_samples,
+        heldout=heldout,
     )
     return config.run_dir
 
@@ -123,7 +143,7 @@ def _prepare_run(config):
     # Every input is read and checked before --overwrite deletes anything.
     refuse_existing_run(config)
     splits, source_model, source = resolve_inputs(config)
-    state_path = os.path.join(config.run_dir, STATE)
+    state_path = os.path.join(config.run_dir, STATE_FILE)
     state = read_state(state_path) if config.resume else {}
     recipe = {
         "schedule": config.schedule,
@@ -143,7 +163,7 @@ def _prepare_run(config):
     return splits, source_model, source, state
 
 
-def train_phases(config, model, charset, splits, source_model, source, state, state_path, clock, strategy=None):
+def train_phases(config, model, *, charset, splits, source_model, source, state, state_path, clock, strategy=None):
     """Phase 1, then phase 2 from phase 1's best weights; skips what `state`
     says is done (a resume)."""
     if source_model is not None:
@@ -151,7 +171,17 @@ def train_phases(config, model, charset, splits, source_model, source, state, st
     train_data, images, texts = make_data(config, charset, splits)
     distributed = distributed_batches(strategy, train_data) if strategy is not None else None
     try:
-        run_phases(config, model, charset, train_data, (images, texts), state, state_path, clock, distributed)
+        run_phases(
+            config,
+            model,
+            charset=charset,
+            train_data=train_data,
+            validation=(images, texts),
+            state=state,
+            state_path=state_path,
+            clock=clock,
+            distributed=distributed,
+        )
     finally:
         # Stops the processes that draw the synthetic pool.
         if hasattr(train_data, "close"):

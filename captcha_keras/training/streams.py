@@ -28,8 +28,10 @@ def training_source(config, charset, **kwargs):
     `resolve_inputs` settled them) drawn more often."""
     settings = dict(synthetic_settings(config, charset), **kwargs)
     if config.emphasize and config.emphasis != 1.0:
-        print(f"Training captchas draw {config.emphasize} {config.emphasis:g}x as often as the other characters "
-              "(--emphasize none for uniform labels; scores are always on uniform labels).")
+        print(
+            f"Training captchas draw {config.emphasize} {config.emphasis:g}x as often as the other characters "
+            "(--emphasize none for uniform labels; scores are always on uniform labels)."
+        )
     return SyntheticCaptchas(emphasize=config.emphasize, emphasis=config.emphasis, **settings)
 
 
