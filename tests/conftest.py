@@ -1,42 +1,22 @@
-"""Shared fixtures: tiny real runs trained once per session through the real scripts."""
+"""Shared fixtures: tiny real runs trained once per session through the real scripts; the markers they set.
 
-import json
-import os
-import subprocess
-import sys
+Plain helpers (paths, `run_script`, the server) are in helpers.py, imported by name from there.
+"""
 
 import pytest
+from helpers import noise
+from helpers import save
+from helpers import train_tiny
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-# A tiny recipe: 64x32 digits, a few steps. It exercises every stage of the
-# real scripts in seconds; accuracy is not the point here.
-TINY_TRAINING = [
-    "--width", "64", "--height", "32", "--charset", "digits",
-    "--batch-size", "16", "--steps", "4", "--val-steps", "2",
-    "--epochs", "2", "--fine-tune-epochs", "1", "--eval-samples", "40",
-    "--workers", "1", "--verbose", "2", "--cache-size", "0",
-]
+# A test that uses one of these trained a model for it (or shares a run trained for another).
+TRAINING_FIXTURES = {"ctc_run", "cnn_run", "folder_run"}
 
 
-def run_script(name, *args, check=True, timeout=600):
-    """Runs `scripts/<name>` in a fresh process and returns the CompletedProcess."""
-    result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "scripts", name), *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"{name} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return result
-
-
-def train_tiny(tmp_root, script, run_name, *extra):
-    out, logs = tmp_root / "saved_models", tmp_root / "logs"
-    run_script(script, *TINY_TRAINING, "--run-name", run_name, "--output-dir", out, "--logs-dir", logs, *extra)
-    return out / run_name, logs / run_name
+def pytest_collection_modifyitems(config, items):
+    """Marks every test that needs a tiny training run `train`, so that `-m "not train"` leaves them out."""
+    for item in items:
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.train)
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +32,13 @@ def cnn_run(tmp_path_factory):
     return train_tiny(tmp_path_factory.mktemp("cnn"), "train_cnn.py", "tiny_cnn", "--length", "3", "--cache-size", "64")
 
 
-def read_json(path):
-    with open(path) as f:
-        return json.load(f)
+@pytest.fixture
+def known_folder(tmp_path):
+    """Four good images of known labels, sizes and modes, and one file that is not an image."""
+    folder = tmp_path / "known"
+    save(folder, "AB12.png", noise(1))
+    save(folder, "AB12_1.png", noise(2))
+    save(folder, "C3.png", noise(3, (40, 20), "RGB"))
+    save(folder, "DEF45.png", noise(4))
+    (folder / "x.png").write_text("not an image")
+    return folder

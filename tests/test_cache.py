@@ -123,7 +123,7 @@ def test_fit_redraws_once_an_epoch_and_not_when_it_starts():
         before = list(cache.texts)
         cache.on_epoch_end()
         assert cache.texts == before
-        model = build_model("crnn_ctc_fast", 10, 32, 64, 3, min_length=3, max_length=3)
+        model = build_model("crnn_ctc_fast", 10, height=32, width=64, channels=3, min_length=3, max_length=3)
         compile_model(model, "ctc", cache.source.charset, 1e-3)
         model.fit(cache, epochs=2, verbose=0)
         # Two epochs, two redraws of two chunks: the pool is the stream's batches 4..7.

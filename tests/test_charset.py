@@ -10,8 +10,14 @@ from captcha_keras.charset import parse_length
 
 @pytest.mark.parametrize(
     "name, size, first, last",
-    [("digits", 10, "0", "9"), ("upper", 26, "A", "Z"), ("lower", 26, "a", "z"),
-     ("alnum_upper", 36, "0", "Z"), ("alnum", 62, "0", "z"), ("xyz", 3, "x", "z")],
+    [
+        ("digits", 10, "0", "9"),
+        ("upper", 26, "A", "Z"),
+        ("lower", 26, "a", "z"),
+        ("alnum_upper", 36, "0", "Z"),
+        ("alnum", 62, "0", "z"),
+        ("xyz", 3, "x", "z"),
+    ],
 )
 def test_presets_and_literals(name, size, first, last):
     charset = Charset(name)

@@ -11,9 +11,9 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ROOT
-from conftest import TINY_TRAINING
-from conftest import read_json
+from helpers import ROOT
+from helpers import TINY_TRAINING
+from helpers import read_json
 
 from captcha_keras.training import TrainConfig
 from captcha_keras.training.distribute import resolve_strategy_name
@@ -27,13 +27,16 @@ def tf_config(workers, index, kind="worker", chief=None):
     return json.dumps({"cluster": cluster, "task": {"type": kind, "index": index}})
 
 
-@pytest.mark.parametrize("config, role", [
-    (None, (0, 1, True)),
-    (tf_config(["a:1", "b:2"], 0), (0, 2, True)),
-    (tf_config(["a:1", "b:2"], 1), (1, 2, False)),
-    (tf_config(["a:1", "b:2"], 0, "chief", chief=["c:3"]), (0, 3, True)),
-    (tf_config(["a:1", "b:2"], 0, chief=["c:3"]), (1, 3, False)),
-])
+@pytest.mark.parametrize(
+    "config, role",
+    [
+        (None, (0, 1, True)),
+        (tf_config(["a:1", "b:2"], 0), (0, 2, True)),
+        (tf_config(["a:1", "b:2"], 1), (1, 2, False)),
+        (tf_config(["a:1", "b:2"], 0, "chief", chief=["c:3"]), (0, 3, True)),
+        (tf_config(["a:1", "b:2"], 0, chief=["c:3"]), (1, 3, False)),
+    ],
+)
 def test_worker_roles_from_tf_config(monkeypatch, config, role):
     if config is None:
         monkeypatch.delenv("TF_CONFIG", raising=False)
@@ -48,14 +51,17 @@ def test_a_malformed_tf_config_is_a_clear_error(monkeypatch):
         worker_role()
 
 
-@pytest.mark.parametrize("name, gpus, config, expected", [
-    ("auto", 0, None, "none"),
-    ("auto", 1, None, "none"),
-    ("auto", 4, None, "mirrored"),
-    ("auto", 0, tf_config(["a:1", "b:2"], 1), "multiworker"),
-    ("none", 4, None, "none"),
-    ("mirrored", 0, None, "mirrored"),
-])
+@pytest.mark.parametrize(
+    "name, gpus, config, expected",
+    [
+        ("auto", 0, None, "none"),
+        ("auto", 1, None, "none"),
+        ("auto", 4, None, "mirrored"),
+        ("auto", 0, tf_config(["a:1", "b:2"], 1), "multiworker"),
+        ("none", 4, None, "none"),
+        ("mirrored", 0, None, "mirrored"),
+    ],
+)
 def test_auto_picks_the_strategy_the_machine_calls_for(monkeypatch, name, gpus, config, expected):
     if config is None:
         monkeypatch.delenv("TF_CONFIG", raising=False)
@@ -64,11 +70,14 @@ def test_auto_picks_the_strategy_the_machine_calls_for(monkeypatch, name, gpus, 
     assert resolve_strategy_name(name, gpus) == expected
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"distribute": "horovod"}, "Unknown --distribute"),
-    ({"cpu_replicas": 2}, "goes with --distribute mirrored"),
-    ({"distribute": "mirrored", "cpu_replicas": 0}, "N >= 1"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"distribute": "horovod"}, "Unknown --distribute"),
+        ({"cpu_replicas": 2}, "goes with --distribute mirrored"),
+        ({"distribute": "mirrored", "cpu_replicas": 0}, "N >= 1"),
+    ],
+)
 def test_bad_distribute_settings_are_refused(values, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**values)
@@ -102,10 +111,12 @@ class Halves(keras.utils.PyDataset):
 
 def model():
     keras.utils.set_random_seed(0)
-    return build_model("crnn_ctc_fast", len(charset), 32, 64, 1, 3, 3)
+    return build_model("crnn_ctc_fast", len(charset), height=32, width=64, channels=1, min_length=3, max_length=3)
 
 one = compile_model(model(), "ctc", charset, 1e-3)
+start = [w.copy() for w in one.get_weights()]
 one_losses = [float(one.train_on_batch(x, y)) for x, y in batches]
+moved = sum(not (a == b).all() for a, b in zip(start, one.get_weights()))
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 with strategy.scope():
     mirrored = compile_model(synchronize_batch_norms(model()), "ctc", charset, 1e-3)
@@ -114,13 +125,15 @@ log = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: loss
 data, steps = distributed_batches(strategy, Halves())
 assert steps == 6  # 12 per-replica batches, 2 replicas
 mirrored.fit(data, steps_per_epoch=steps, epochs=1, verbose=0, callbacks=[log], shuffle=False)
-print(json.dumps({"one": one_losses, "mirrored": losses, "replicas": strategy.num_replicas_in_sync}))
+print(json.dumps({"one": one_losses, "mirrored": losses, "replicas": strategy.num_replicas_in_sync, "moved": moved}))
 """
 
 
+@pytest.mark.train
 def test_mirrored_over_two_cpu_devices_follows_one_device_on_the_same_global_batches():
-    result = subprocess.run([sys.executable, "-c", MIRRORED_VERSUS_ONE_DEVICE], capture_output=True, text=True,
-                            cwd=ROOT, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", MIRRORED_VERSUS_ONE_DEVICE], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     losses = json.loads(result.stdout.strip().splitlines()[-1])
     assert losses["replicas"] == 2
@@ -131,19 +144,50 @@ def test_mirrored_over_two_cpu_devices_follows_one_device_on_the_same_global_bat
     # step, 1e-6 after six). A replica that normalised by its own half, or
     # gradients summed instead of averaged, would be off by far more.
     np.testing.assert_allclose(losses["mirrored"], one, rtol=1e-4)
-    assert one[-1] < one[0]  # it trained
+    # It trained: the two agree over six updates, not six reads of one model. The weights moving says
+    # so; whether six steps of a tiny model have lowered its loss yet is neither the point nor certain.
+    assert losses["moved"] > 0
 
 
 def tiny_args(tmp_path, run_name, *extra):
-    return [sys.executable, os.path.join(ROOT, "scripts", "train_ctc.py"), *TINY_TRAINING, "--length", "2-3",
-            "--batch-size", "8", "--run-name", run_name, "--output-dir", str(tmp_path / "models"),
-            "--logs-dir", str(tmp_path / "logs"), *extra]
+    return [
+        sys.executable,
+        os.path.join(ROOT, "scripts", "train_ctc.py"),
+        *TINY_TRAINING,
+        "--length",
+        "2-3",
+        "--batch-size",
+        "8",
+        "--run-name",
+        run_name,
+        "--output-dir",
+        str(tmp_path / "models"),
+        "--logs-dir",
+        str(tmp_path / "logs"),
+        *extra,
+    ]
 
 
+@pytest.mark.train
 def test_train_script_mirrors_over_logical_cpu_devices(tmp_path):
-    result = subprocess.run(tiny_args(tmp_path, "mirrored", "--distribute", "mirrored", "--cpu-replicas", "2",
-                                      "--epochs", "1", "--fine-tune-epochs", "1"),
-                            capture_output=True, text=True, cwd=ROOT, timeout=600)
+    result = subprocess.run(
+        tiny_args(
+            tmp_path,
+            "mirrored",
+            "--distribute",
+            "mirrored",
+            "--cpu-replicas",
+            "2",
+            "--epochs",
+            "1",
+            "--fine-tune-epochs",
+            "1",
+        ),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Distributed (MirroredStrategy): 2 replicas on 1 worker(s), global batch 8 x 2 = 16" in result.stdout
     assert read_json(tmp_path / "models" / "mirrored" / "metrics.json")["samples"] == 40
@@ -165,8 +209,15 @@ def start_workers(tmp_path, run_name, *extra):
     for index in (1, 0):
         env = {**os.environ, "TF_CONFIG": tf_config(hosts, index)}
         log = open(tmp_path / f"worker{index}.log", "w")
-        processes.append(subprocess.Popen(tiny_args(tmp_path, run_name, "--distribute", "multiworker", *extra),
-                                          stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env))
+        processes.append(
+            subprocess.Popen(
+                tiny_args(tmp_path, run_name, "--distribute", "multiworker", *extra),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env=env,
+            )
+        )
     return processes[::-1]  # worker 0 first
 
 
@@ -183,6 +234,7 @@ def fingerprint(log):
     return lines[0].split(": ")[1]
 
 
+@pytest.mark.train
 def test_two_workers_on_localhost_train_in_sync_resume_together_and_only_the_chief_writes(tmp_path):
     """Two worker processes with TF_CONFIG, killed mid-run, restarted with --resume."""
     extra = ["--epochs", "6", "--fine-tune-epochs", "2", "--patience", "100"]

@@ -8,8 +8,15 @@ from captcha_keras.evaluation import sequence_accuracy
 
 @pytest.mark.parametrize(
     "a, b, distance",
-    [("", "", 0), ("AB12", "AB12", 0), ("AB12", "A812", 1), ("AB12", "AB1", 1),
-     ("AB12", "XAB12", 1), ("ABCD", "DCBA", 4), ("", "ABC", 3)],
+    [
+        ("", "", 0),
+        ("AB12", "AB12", 0),
+        ("AB12", "A812", 1),
+        ("AB12", "AB1", 1),
+        ("AB12", "XAB12", 1),
+        ("ABCD", "DCBA", 4),
+        ("", "ABC", 3),
+    ],
 )
 def test_edit_distance(a, b, distance):
     assert edit_distance(a, b) == distance

@@ -5,25 +5,39 @@ import os
 import keras
 import numpy as np
 import pytest
-from conftest import ROOT
-from conftest import read_json
-from conftest import run_script
+from helpers import ROOT
+from helpers import read_json
+from helpers import run_script
 
 from captcha_keras.charset import Charset
 from captcha_keras.data.augment import Augmentation
 from captcha_keras.data.folder import read_folder
 from captcha_keras.data.folder_stream import FolderCaptchas
+from captcha_keras.models import build_model
 from captcha_keras.training.finetune import class_map
 from captcha_keras.training.finetune import output_layer_names
 from captcha_keras.training.finetune import transfer_output_classes
 from captcha_keras.training.finetune import transfer_weights
-from captcha_keras.models import build_model
 
 FIXTURE = os.path.join(ROOT, "tests", "fixtures", "really_simple_captcha", "images")
 RSC_CHARSET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 TINY_FOLDER_TRAINING = [
-    "--width", "64", "--height", "32", "--batch-size", "16", "--steps", "3",
-    "--epochs", "1", "--fine-tune-epochs", "1", "--workers", "1", "--verbose", "2",
+    "--width",
+    "64",
+    "--height",
+    "32",
+    "--batch-size",
+    "16",
+    "--steps",
+    "3",
+    "--epochs",
+    "1",
+    "--fine-tune-epochs",
+    "1",
+    "--workers",
+    "1",
+    "--verbose",
+    "2",
 ]
 
 
@@ -37,8 +51,18 @@ def folder_run(tmp_path_factory):
     """A tiny CTC run on the real fixture folder with a 20% held-out split."""
     root = tmp_path_factory.mktemp("folder")
     run_script(
-        "train_ctc.py", *TINY_FOLDER_TRAINING, "--data", FIXTURE, "--val-split", "0.2",
-        "--run-name", "rsc", "--output-dir", root / "m", "--logs-dir", root / "l",
+        "train_ctc.py",
+        *TINY_FOLDER_TRAINING,
+        "--data",
+        FIXTURE,
+        "--val-split",
+        "0.2",
+        "--run-name",
+        "rsc",
+        "--output-dir",
+        root / "m",
+        "--logs-dir",
+        root / "l",
     )
     return root / "m" / "rsc"
 
@@ -95,7 +119,7 @@ def test_folder_epochs_are_shorter_from_a_trained_model(init_from, steps):
 
     config = TrainConfig(data=FIXTURE, init_from=init_from or "none", width=64, height=32, max_minutes=0)
     config.max_length = 4
-    splits = load_splits(FIXTURE, None, 0.1, None, 64, 32, 1, False, None, False, 0)
+    splits = load_splits(FIXTURE, width=64, height=32, channels=1, seed=0, val_split=0.1)
     train, images, texts = make_folder_data(config, Charset(RSC_CHARSET), splits)
     # 270 training images fill 3 batches of 128: an epoch is the minimum, and
     # a run from scratch needs the long one for its blank phase.
@@ -159,9 +183,9 @@ def test_the_split_is_the_same_for_the_same_seed(folder_run):
     from captcha_keras.data.splits import load_splits
 
     # In this process, what the run's process held out: the split depends on the seed alone.
-    again = load_splits(FIXTURE, None, 0.2, None, 64, 32, 1, False, None, False, seed=0)
+    again = load_splits(FIXTURE, width=64, height=32, channels=1, seed=0, val_split=0.2)
     assert again.heldout == (folder_run / "heldout.txt").read_text().split()
-    other = load_splits(FIXTURE, None, 0.2, None, 64, 32, 1, False, None, False, seed=1)
+    other = load_splits(FIXTURE, width=64, height=32, channels=1, seed=1, val_split=0.2)
     assert other.heldout != again.heldout and len(other.heldout) == len(again.heldout)
 
 
@@ -169,8 +193,17 @@ def test_evaluate_rescores_the_heldout_files(folder_run, tmp_path):
     out = tmp_path / "scores.json"
     errors = tmp_path / "errors.png"
     run_script(
-        "evaluate.py", "--model", folder_run, "--data", FIXTURE, "--only", folder_run / "heldout.txt",
-        "--json", out, "--errors-png", errors,
+        "evaluate.py",
+        "--model",
+        folder_run,
+        "--data",
+        FIXTURE,
+        "--only",
+        folder_run / "heldout.txt",
+        "--json",
+        out,
+        "--errors-png",
+        errors,
     )
     scores, metrics = read_json(out), read_json(folder_run / "metrics.json")
     assert scores["samples"] == metrics["samples"] == 60
@@ -178,8 +211,19 @@ def test_evaluate_rescores_the_heldout_files(folder_run, tmp_path):
     assert errors.stat().st_size > 1000
     # Restricted to what the set has (all of the charset, length 4), the readings are the same.
     run_script(
-        "evaluate.py", "--model", folder_run, "--data", FIXTURE, "--only", folder_run / "heldout.txt",
-        "--restrict-charset", RSC_CHARSET[::-1], "--restrict-length", "4", "--json", out,
+        "evaluate.py",
+        "--model",
+        folder_run,
+        "--data",
+        FIXTURE,
+        "--only",
+        folder_run / "heldout.txt",
+        "--restrict-charset",
+        RSC_CHARSET[::-1],
+        "--restrict-length",
+        "4",
+        "--json",
+        out,
     )
     restricted = read_json(out)
     assert restricted["restrict_charset"] == RSC_CHARSET[::-1] and restricted["restrict_length"] == "4"
@@ -188,9 +232,33 @@ def test_evaluate_rescores_the_heldout_files(folder_run, tmp_path):
 
 def test_fine_tuning_starts_from_the_trained_weights(folder_run, tmp_path):
     result = run_script(
-        "train_ctc.py", "--data", FIXTURE, "--init-from", folder_run, "--synthetic-ratio", "0.25",
-        "--cache-size", "256", "--batch-size", "16", "--steps", "2", "--epochs", "1", "--fine-tune-epochs", "0",
-        "--workers", "1", "--verbose", "2", "--run-name", "tuned", "--output-dir", tmp_path, "--logs-dir", tmp_path / "l",
+        "train_ctc.py",
+        "--data",
+        FIXTURE,
+        "--init-from",
+        folder_run,
+        "--synthetic-ratio",
+        "0.25",
+        "--cache-size",
+        "256",
+        "--batch-size",
+        "16",
+        "--steps",
+        "2",
+        "--epochs",
+        "1",
+        "--fine-tune-epochs",
+        "0",
+        "--workers",
+        "1",
+        "--verbose",
+        "2",
+        "--run-name",
+        "tuned",
+        "--output-dir",
+        tmp_path,
+        "--logs-dir",
+        tmp_path / "l",
     )
     assert "freshly initialised: none" in result.stdout
     config = read_json(tmp_path / "tuned" / "config.json")
@@ -201,10 +269,35 @@ def test_fine_tuning_starts_from_the_trained_weights(folder_run, tmp_path):
 def test_fine_tuning_to_another_charset_rebuilds_the_output_layer(folder_run, tmp_path):
     source = keras.models.load_model(folder_run / "best.keras", compile=False)
     result = run_script(
-        "train_ctc.py", "--charset", "digits", "--init-from", folder_run, "--cache-size", "0",
-        "--batch-size", "8", "--steps", "1", "--val-steps", "1", "--epochs", "1", "--fine-tune-epochs", "0",
-        "--eval-samples", "8", "--workers", "1", "--verbose", "2", "--run-name", "digits",
-        "--output-dir", tmp_path, "--logs-dir", tmp_path / "l",
+        "train_ctc.py",
+        "--charset",
+        "digits",
+        "--init-from",
+        folder_run,
+        "--cache-size",
+        "0",
+        "--batch-size",
+        "8",
+        "--steps",
+        "1",
+        "--val-steps",
+        "1",
+        "--epochs",
+        "1",
+        "--fine-tune-epochs",
+        "0",
+        "--eval-samples",
+        "8",
+        "--workers",
+        "1",
+        "--verbose",
+        "2",
+        "--run-name",
+        "digits",
+        "--output-dir",
+        tmp_path,
+        "--logs-dir",
+        tmp_path / "l",
     )
     assert "freshly initialised: probs" in result.stdout
     assert "probs starts from the source's weights for 8 of its 10 characters" in result.stdout  # 2-9
@@ -213,7 +306,7 @@ def test_fine_tuning_to_another_charset_rebuilds_the_output_layer(folder_run, tm
 
 
 def test_a_ctc_folder_run_starts_from_the_shipped_base_model_by_default():
-    from captcha_keras.training.config import BASE_MODEL
+    from captcha_keras.runs import BASE_MODEL
     from captcha_keras.training.config import MIN_EPOCHS_FROM_TRAINED
     from captcha_keras.training.config import TrainConfig
 
@@ -225,16 +318,19 @@ def test_a_ctc_folder_run_starts_from_the_shipped_base_model_by_default():
     assert explicit.init_from == "saved_models/ctc_default" and explicit.min_epochs == MIN_EPOCHS_FROM_TRAINED
 
 
-@pytest.mark.parametrize("flags", [
-    {"init_from": "none"},
-    {"init_from": None},
-    {"height": 32},  # the base's recurrent layer reads columns 64 high
-    {"arch": "crnn_ctc_fast"},
-    {"grayscale": False},
-    {"normalize": "standardize"},
-    {"family": "multihead"},
-    {"data": None},  # synthetic runs train from scratch
-])
+@pytest.mark.parametrize(
+    "flags",
+    [
+        {"init_from": "none"},
+        {"init_from": None},
+        {"height": 32},  # the base's recurrent layer reads columns 64 high
+        {"arch": "crnn_ctc_fast"},
+        {"grayscale": False},
+        {"normalize": "standardize"},
+        {"family": "multihead"},
+        {"data": None},  # synthetic runs train from scratch
+    ],
+)
 def test_the_base_model_is_not_used_where_it_does_not_fit(flags):
     from captcha_keras.training.config import MIN_EPOCHS
     from captcha_keras.training.config import TrainConfig
@@ -246,7 +342,7 @@ def test_the_base_model_is_not_used_where_it_does_not_fit(flags):
 def test_a_resumed_run_keeps_the_start_it_was_made_with(tmp_path):
     import json
 
-    from captcha_keras.training.config import BASE_MODEL
+    from captcha_keras.runs import BASE_MODEL
     from captcha_keras.training.config import TrainConfig
     from captcha_keras.training.inputs import resolve_inputs
 
@@ -265,15 +361,36 @@ def test_a_resumed_run_keeps_the_start_it_was_made_with(tmp_path):
         resolve_inputs(own)
 
 
+@pytest.mark.train
 def test_the_default_folder_command_reads_after_one_step_from_the_base_model(tmp_path):
     """The whole default path: a run on a folder starts from base_alnum at 192x64 and
     already reads the held-out images after one training step (from scratch: none).
     The set's 32 characters keep their output weights (with no labels the base reads
     99.50% of really-simple-captcha's held-out images restricted to them)."""
     result = run_script(
-        "train_ctc.py", "--data", FIXTURE, "--charset", RSC_CHARSET, "--steps", "1", "--batch-size", "8", "--epochs", "1",
-        "--fine-tune-epochs", "0", "--workers", "1", "--verbose", "2",
-        "--run-name", "base", "--output-dir", tmp_path / "m", "--logs-dir", tmp_path / "l",
+        "train_ctc.py",
+        "--data",
+        FIXTURE,
+        "--charset",
+        RSC_CHARSET,
+        "--steps",
+        "1",
+        "--batch-size",
+        "8",
+        "--epochs",
+        "1",
+        "--fine-tune-epochs",
+        "0",
+        "--workers",
+        "1",
+        "--verbose",
+        "2",
+        "--run-name",
+        "base",
+        "--output-dir",
+        tmp_path / "m",
+        "--logs-dir",
+        tmp_path / "l",
     )
     assert "Starting from" in result.stdout and "the shipped base model" in result.stdout
     assert "Input 192x64" in result.stdout
@@ -284,12 +401,32 @@ def test_the_default_folder_command_reads_after_one_step_from_the_base_model(tmp
 
 
 def test_bad_folder_flags_get_a_clear_error(tmp_path):
-    result = run_script("train_ctc.py", "--data", tmp_path, "--run-name", "x", "--output-dir", tmp_path / "m",
-                        "--logs-dir", tmp_path / "l", check=False)
+    result = run_script(
+        "train_ctc.py",
+        "--data",
+        tmp_path,
+        "--run-name",
+        "x",
+        "--output-dir",
+        tmp_path / "m",
+        "--logs-dir",
+        tmp_path / "l",
+        check=False,
+    )
     assert result.returncode == 2
     assert "no usable labelled image" in result.stderr
-    result = run_script("train_ctc.py", "--val-split", "0.2", "--run-name", "y", "--output-dir", tmp_path / "m",
-                        "--logs-dir", tmp_path / "l", check=False)
+    result = run_script(
+        "train_ctc.py",
+        "--val-split",
+        "0.2",
+        "--run-name",
+        "y",
+        "--output-dir",
+        tmp_path / "m",
+        "--logs-dir",
+        tmp_path / "l",
+        check=False,
+    )
     assert result.returncode == 2 and "go with --data" in result.stderr
 
 
@@ -302,8 +439,19 @@ def test_strict_training_names_the_bad_file(tmp_path, capsys):
     for name in sorted(os.listdir(FIXTURE))[:6]:
         (data / name).write_bytes((open(os.path.join(FIXTURE, name), "rb")).read())
     (data / "ABCD.png").write_bytes(b"not a png at all")
-    common = ["--data", data, *TINY_FOLDER_TRAINING, "--steps", "1", "--fine-tune-epochs", "0",
-              "--output-dir", tmp_path / "m", "--logs-dir", tmp_path / "l"]
+    common = [
+        "--data",
+        data,
+        *TINY_FOLDER_TRAINING,
+        "--steps",
+        "1",
+        "--fine-tune-epochs",
+        "0",
+        "--output-dir",
+        tmp_path / "m",
+        "--logs-dir",
+        tmp_path / "l",
+    ]
     result = run_script("train_ctc.py", *common, "--strict", "--run-name", "strict", check=False)
     assert result.returncode == 2
     assert "ABCD.png" in result.stderr and "not an image" in result.stderr
@@ -317,19 +465,42 @@ def test_strict_training_names_the_bad_file(tmp_path, capsys):
 def test_overwrite_deletes_nothing_when_the_inputs_are_wrong(folder_run, tmp_path):
     """--overwrite with a mistyped --data must fail before it removes the existing run."""
     result = run_script(
-        "train_ctc.py", "--data", tmp_path / "no_such_folder", "--overwrite", "--run-name", folder_run.name,
-        "--output-dir", folder_run.parent, "--logs-dir", tmp_path / "l", check=False,
+        "train_ctc.py",
+        "--data",
+        tmp_path / "no_such_folder",
+        "--overwrite",
+        "--run-name",
+        folder_run.name,
+        "--output-dir",
+        folder_run.parent,
+        "--logs-dir",
+        tmp_path / "l",
+        check=False,
     )
     assert result.returncode == 2 and "no_such_folder" in result.stderr
     assert (folder_run / "best.keras").is_file() and (folder_run / "metrics.json").is_file()
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--synthetic-ratio", "0.99", "--batch-size", "16"], "--synthetic-ratio must leave room"),
-    (["--val-split", "0.2", "--val-data", FIXTURE], "not both"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--synthetic-ratio", "0.99", "--batch-size", "16"], "--synthetic-ratio must leave room"),
+        (["--val-split", "0.2", "--val-data", FIXTURE], "not both"),
+    ],
+)
 def test_conflicting_folder_flags_fail_before_reading_anything(flags, message, tmp_path):
-    result = run_script("train_ctc.py", "--data", FIXTURE, *flags, "--run-name", "x",
-                        "--output-dir", tmp_path / "m", "--logs-dir", tmp_path / "l", check=False)
+    result = run_script(
+        "train_ctc.py",
+        "--data",
+        FIXTURE,
+        *flags,
+        "--run-name",
+        "x",
+        "--output-dir",
+        tmp_path / "m",
+        "--logs-dir",
+        tmp_path / "l",
+        check=False,
+    )
     assert result.returncode == 2 and message in result.stderr
     assert not (tmp_path / "m" / "x").exists()

@@ -4,13 +4,13 @@ import os
 import shutil
 
 import pytest
+from helpers import ROOT
 
 from captcha_keras import Reader
 from captcha_keras.data.folder import read_folder
 from captcha_keras.serving.errors import ApiError
 from captcha_keras.serving.labelling import LabelSession
 from captcha_keras.serving.labelling import write_labels
-from conftest import ROOT
 
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "really_simple_captcha", "images")
 NAMES = sorted(os.listdir(FIXTURES))[:6]
@@ -57,18 +57,22 @@ def test_labels_are_saved_atomically_in_the_folder_readers_format_and_a_restart_
     data = read_folder(str(folder), 96, 32, 1, progress=None)
     assert sorted(data.files) == ["u0.png", "u1.png"] and sorted(data.texts) == sorted([right, "ABCD"])
     # No image was renamed, moved or deleted.
-    assert sorted(os.listdir(folder)) == sorted([f"u{i}.png" for i in range(len(NAMES))]
-                                                + ["broken.png", "notes.txt", "labels.csv"])
+    assert sorted(os.listdir(folder)) == sorted(
+        [f"u{i}.png" for i in range(len(NAMES))] + ["broken.png", "notes.txt", "labels.csv"]
+    )
 
 
-@pytest.mark.parametrize("file, label, status", [
-    ("u0.png", "AB1C", 400),      # '1' is not a character of the model
-    ("u0.png", "", 400),
-    ("u0.png", " ABC", 400),
-    ("../etc/passwd", "ABCD", 404),
-    ("notes.txt", "ABCD", 404),
-    ("missing.png", "ABCD", 404),
-])
+@pytest.mark.parametrize(
+    "file, label, status",
+    [
+        ("u0.png", "AB1C", 400),  # '1' is not a character of the model
+        ("u0.png", "", 400),
+        ("u0.png", " ABC", 400),
+        ("../etc/passwd", "ABCD", 404),
+        ("notes.txt", "ABCD", 404),
+        ("missing.png", "ABCD", 404),
+    ],
+)
 def test_bad_labels_and_names_are_refused_and_nothing_is_written(folder, reader, file, label, status):
     session = LabelSession(str(folder))
     session.read_all(reader)

@@ -63,7 +63,10 @@ def test_names_without_a_label_are_errors(name):
     "labels, expected",
     [
         (["AB12", "CD34", "EF56"], {}),
-        (["AB12", "CD34", "77b2c2f41ab8a8196ec3508e6f1171bd"], {"hash-like": (1, ["77b2c2f41ab8a8196ec3508e6f1171bd"])}),
+        (
+            ["AB12", "CD34", "77b2c2f41ab8a8196ec3508e6f1171bd"],
+            {"hash-like": (1, ["77b2c2f41ab8a8196ec3508e6f1171bd"])},
+        ),
         (["AB12"] * 9 + ["AB12CD34EF56"], {"longer than 2x the median length (4)": (1, ["AB12CD34EF56"])}),
         (["ABCDEF", "GHIJKLMN"], {}),
         ([], {}),
@@ -128,7 +131,10 @@ def test_a_labels_file_replaces_file_name_labels_and_reports_missing_files(tmp_p
     (tmp_path / "labels.tsv").write_text("img1.png\tAB12\nsub/img2.png\tCD34\ngone.png\tEF56\n")
     scan = scan_folder(str(tmp_path))
     assert scan.files == ["img1.png", "sub/img2.png"] and scan.labels == ["AB12", "CD34"]
-    assert scan.problems == [("gone.png", "listed in labels.tsv but not found"), ("ZZZZ.png", "not listed in labels.tsv")]
+    assert scan.problems == [
+        ("gone.png", "listed in labels.tsv but not found"),
+        ("ZZZZ.png", "not listed in labels.tsv"),
+    ]
     data = read_folder(str(tmp_path), 72, 24, 1, progress=None)
     assert data.texts == ["AB12", "CD34"] and data.images.shape == (2, 24, 72, 1)
 

@@ -52,11 +52,13 @@ def test_tiny_models_predict_fit_and_round_trip(arch, tmp_path):
     """Shape, predict, one fit step and a save/load round trip, for every architecture."""
     charset = Charset("digits")
     family = ARCHITECTURES[arch]["family"]
-    model = build_model(arch, len(charset), height=32, width=64, channels=1, min_length=2, max_length=3,
-                        filters=(4, 4, 8, 8, 8))
+    model = build_model(
+        arch, len(charset), height=32, width=64, channels=1, min_length=2, max_length=3, filters=(4, 4, 8, 8, 8)
+    )
     compile_model(model, family, charset, 1e-3)
-    data = SyntheticCaptchas(charset=charset, width=64, height=32, length="2-3", grayscale=True,
-                             batch_size=4, steps=1, family=family)
+    data = SyntheticCaptchas(
+        charset=charset, width=64, height=32, length="2-3", grayscale=True, batch_size=4, steps=1, family=family
+    )
     images, targets = data[0]
     history = model.fit(images, targets, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])

@@ -7,15 +7,17 @@ import sys
 import textwrap
 
 import pytest
+from helpers import ROOT
+from helpers import run_script
 
 from captcha_keras.quiet import filter_startup_log
-from conftest import ROOT
-from conftest import run_script
 
 BANNER = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
 ONEDNN = "I0000 00:00:1796118560.275578    2458 port.cc:153] oneDNN custom operations are on.\n"
-FEATURES = ("I0000 00:00:1796118572.838310    4598 cpu_feature_guard.cc:227] This TensorFlow binary is optimized.\n"
-            "To enable the following instructions: AVX2 AVX512F, rebuild TensorFlow.\n")
+FEATURES = (
+    "I0000 00:00:1796118572.838310    4598 cpu_feature_guard.cc:227] This TensorFlow binary is optimized.\n"
+    "To enable the following instructions: AVX2 AVX512F, rebuild TensorFlow.\n"
+)
 CUINIT = "E0000 00:00:1796118571.481741    2479 cuda_platform.cc:52] failed call to cuInit: UNKNOWN ERROR (303)\n"
 REAL = "E0000 00:00:1796118571.5    2479 op_kernel.cc:1] Could not open /models/x: Permission denied\n"
 WARNING = "/x/y.py:3: DeprecationWarning: something old\n  import thing\n"
@@ -42,15 +44,17 @@ def run_python(code, env=None, pythonpath=None):
     environment.update(env or {})
     if pythonpath:
         environment["PYTHONPATH"] = os.pathsep.join([pythonpath, environment.get("PYTHONPATH", "")])
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment,
-                          cwd=ROOT, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environment, cwd=ROOT, timeout=300
+    )
 
 
 def test_a_fake_tensorflow_keeps_its_real_error_and_loses_its_notices(tmp_path):
     """A stand-in `tensorflow` package writes noise and a real error to file descriptor 2 as it imports."""
     package = tmp_path / "tensorflow"
     package.mkdir()
-    (package / "__init__.py").write_text(textwrap.dedent(f"""
+    (package / "__init__.py").write_text(
+        textwrap.dedent(f"""
         import os
         os.write(2, {(BANNER + ONEDNN + REAL).encode()!r})
 
@@ -59,7 +63,8 @@ def test_a_fake_tensorflow_keeps_its_real_error_and_loses_its_notices(tmp_path):
             def list_physical_devices(kind=None):
                 os.write(2, {CUINIT.encode()!r})
                 return []
-    """))
+    """)
+    )
     code = "import sys, captcha_keras, tensorflow; print('ours', file=sys.stderr)"
     result = run_python(code, pythonpath=str(tmp_path))
     assert result.returncode == 0, result.stderr
@@ -82,15 +87,31 @@ def test_a_training_run_starts_with_the_projects_own_line(ctc_run):
     run_dir, _ = ctc_run
     result = run_script("evaluate.py", "--model", run_dir, "--samples", 8, "--workers", 1)
     assert "I0000" not in result.stderr and "InitializeLog" not in result.stderr and "cuInit" not in result.stderr
-    first = run_script("train_ctc.py", "--data", run_dir / "missing", "--run-name", "x", "--output-dir",
-                       run_dir.parent / "other", check=False)
+    first = run_script(
+        "train_ctc.py",
+        "--data",
+        run_dir / "missing",
+        "--run-name",
+        "x",
+        "--output-dir",
+        run_dir.parent / "other",
+        check=False,
+    )
     assert first.returncode == 2
     assert first.stdout.splitlines()[0].startswith("Training on ")
     assert first.stderr.startswith("error: ")
 
 
-SCRIPTS = ["train_ctc.py", "train_cnn.py", "predict.py", "evaluate.py", "generate.py", "dataset.py", "export.py",
-           "serve.py"]
+SCRIPTS = [
+    "train_ctc.py",
+    "train_cnn.py",
+    "predict.py",
+    "evaluate.py",
+    "generate.py",
+    "dataset.py",
+    "export.py",
+    "serve.py",
+]
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

@@ -15,8 +15,9 @@ from captcha_keras.data.synthetic import render_captcha
 
 
 def stream(style, **kwargs):
-    settings = dict(charset="alnum", width=96, height=32, length="4-8", batch_size=8, steps=3, seed=5, family=None,
-                    style=style)
+    settings = dict(
+        charset="alnum", width=96, height=32, length="4-8", batch_size=8, steps=3, seed=5, family=None, style=style
+    )
     if style == "arith":
         settings["charset"] = ARITHMETIC_CHARACTERS
         settings["length"] = "3-7"
@@ -55,8 +56,17 @@ def test_the_captcha_style_is_todays_stream():
     # Pinned from the stream as it was before styles existed (commit 3dba562):
     # the default style must keep drawing the very captchas the shipped models
     # were trained and scored on (Pillow and its FreeType are pinned).
-    data = SyntheticCaptchas(charset="alnum_upper", width=96, height=32, length="4-6", batch_size=8, steps=2,
-                             seed=5, family=None, grayscale=True)
+    data = SyntheticCaptchas(
+        charset="alnum_upper",
+        width=96,
+        height=32,
+        length="4-6",
+        batch_size=8,
+        steps=2,
+        seed=5,
+        family=None,
+        grayscale=True,
+    )
     images, texts = data.draw_batch(1)
     assert texts == ["9YDU7F", "Y4AMHO", "W6VSC", "C724Y", "5MBJCW", "2QRZDT", "3PJQKY", "C6G7A"]
     assert hashlib.sha256(images.tobytes()).hexdigest()[:16] == "fbbe3aee0e70c478"

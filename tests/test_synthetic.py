@@ -125,8 +125,13 @@ def test_bad_emphasis_is_refused(emphasize, emphasis, message):
 
 @pytest.mark.parametrize(
     "emphasize, characters, expected",
-    [("auto", "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0O"), ("auto", "0123456789", ""),
-     ("auto", "ABO", ""), ("none", "0O", ""), ("7", "0123456789", "7")],
+    [
+        ("auto", "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0O"),
+        ("auto", "0123456789", ""),
+        ("auto", "ABO", ""),
+        ("none", "0O", ""),
+        ("7", "0123456789", "7"),
+    ],
 )
 def test_auto_emphasis_picks_the_lookalikes_the_charset_has(emphasize, characters, expected):
     assert resolve_emphasis(emphasize, characters) == expected
