@@ -21,6 +21,8 @@ or the name of a shipped model) into a run folder.
 """
 
 import dataclasses
+import hashlib
+import importlib.resources
 import json
 import os
 
@@ -46,12 +48,20 @@ FORMATS = {
     "litert-dynamic": "model_dynamic.tflite",
     "litert-int8": "model_int8.tflite",
 }
-# The models that ship with the project, beside the package in a clone.
+# The models that ship with the project, beside the package in a clone, where
+# a user's runs land too: a run there wins over the packaged copy of its name.
 SHIPPED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "saved_models")
+# The shipped models inside the package (what a wheel carries), and the list
+# of their files with each one's SHA-256, by which a partial or corrupt install is found.
+try:
+    PACKAGED_DIR = os.fspath(importlib.resources.files("captcha_keras") / "packaged_models")
+except TypeError:  # a package imported from a zip has no folder on disk; it carries no models then
+    PACKAGED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "packaged_models")
+PACKAGED_MANIFEST = "manifest.json"
 # The shipped model a `Reader` reads with when given none.
 DEFAULT_MODEL = "ctc_default"
-# What a CTC folder run starts from by default (`--init-from auto`).
-BASE_MODEL = os.path.join(SHIPPED_DIR, "base_alnum")
+# The shipped model a CTC folder run starts from by default (`base_model()`).
+BASE_MODEL_NAME = "base_alnum"
 
 
 def check_format(format):
@@ -90,27 +100,95 @@ def is_run(path):
     return os.path.isfile(os.path.join(path, CONFIG_FILE)) and bool(available_formats(path))
 
 
+class PackagedModelError(FileNotFoundError):
+    """A packaged model is missing a file or has a corrupt one: the install is broken."""
+
+
+def packaged_manifest():
+    """`{name: {file: sha256}}` of the models the package carries; empty if it carries none."""
+    path = os.path.join(PACKAGED_DIR, PACKAGED_MANIFEST)
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
+def file_sha256(path):
+    """The SHA-256 of a file, hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_packaged(name, manifest=None):
+    """The folder of packaged model `name`, after checking every file the manifest lists.
+
+    Raises:
+        PackagedModelError: a file is missing or differs from the one built
+            into the package, naming it and the reinstall that fixes it.
+    """
+    files = (manifest or packaged_manifest())[name]
+    folder = os.path.join(PACKAGED_DIR, name)
+    for file, sha256 in sorted(files.items()):
+        path = os.path.join(folder, file)
+        problem = "is missing" if not os.path.isfile(path) else None
+        if problem is None and file_sha256(path) != sha256:
+            problem = "is corrupt (its SHA-256 differs from the one built into the package)"
+        if problem:
+            raise PackagedModelError(
+                f"The packaged model {name!r} is broken: {path} {problem}. Reinstall the package: "
+                "pip install --force-reinstall --no-deps captcha-keras"
+            )
+    return folder
+
+
+def shipped_path(name):
+    """Where shipped model `name` is read from: the clone's `saved_models/<name>` when it is a run,
+    else the package's copy (checked), else None."""
+    clone = os.path.join(SHIPPED_DIR, name)
+    if is_run(clone):
+        return clone
+    manifest = packaged_manifest()
+    return check_packaged(name, manifest) if name in manifest else None
+
+
 def shipped_runs():
-    """The names of the shipped models, sorted."""
-    if not os.path.isdir(SHIPPED_DIR):
-        return []
-    return sorted(n for n in os.listdir(SHIPPED_DIR) if is_run(os.path.join(SHIPPED_DIR, n)))
+    """The names of the shipped models, the clone's and the package's, sorted."""
+    clone = (
+        [n for n in os.listdir(SHIPPED_DIR) if is_run(os.path.join(SHIPPED_DIR, n))]
+        if os.path.isdir(SHIPPED_DIR)
+        else []
+    )
+    return sorted(set(clone) | set(packaged_manifest()))
+
+
+def base_model():
+    """What a CTC folder run starts from by default (`--init-from auto`): the shipped `base_alnum`
+    (the clone's, else the package's), or None where neither is here."""
+    path = shipped_path(BASE_MODEL_NAME)
+    return path if path and os.path.isfile(os.path.join(path, BEST_MODEL_FILE)) else None
 
 
 def find_run(model):
     """The folder of `model`: a run folder's path, an export file of one, or the name of a shipped model.
 
+    A shipped model's name finds the clone's `saved_models/<name>` first, then
+    the copy inside the package.
+
     Returns:
         A run folder, or an export file's path (which `split_model_path` splits).
 
     Raises:
-        FileNotFoundError: none of these, with the shipped names listed.
+        FileNotFoundError: none of these, with the shipped names listed;
+            `PackagedModelError` if the packaged copy is broken.
     """
     model = os.fspath(model)
     if is_run(model) or split_model_path(model):
         return model
-    shipped = os.path.join(SHIPPED_DIR, model)
-    if os.sep not in model and is_run(shipped):
+    shipped = shipped_path(model) if os.sep not in model and model not in ("", ".", "..") else None
+    if shipped:
         return shipped
     if os.path.isdir(model):
         if not os.path.isfile(os.path.join(model, CONFIG_FILE)):

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets up captcha-keras on a fresh machine with Python 3.11 and pip: a virtual
-# environment in .venv holding the package itself, editable, with the HTTP
-# service, the ONNX and LiteRT exports and the test tools (requirements.txt:
-# `pip install -e .[serve,export,test]`,
+# environment in .venv holding the package itself, editable, with training, the
+# HTTP service, the ONNX and LiteRT exports and the test tools (requirements.txt:
+# `pip install -e .[train,serve,export,test]`,
 # so that `captcha_keras` imports from any folder and the `captcha-keras`
 # command exists); and, from the system's package manager when they are
 # missing, Graphviz (for the model diagram) and Chromium (for the tests of
@@ -15,6 +15,16 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+# The wheels a reading-only install needs, the very versions installed above, kept
+# where tests/test_wheel.py installs the built wheel from into a fresh venv with
+# no network (pip fetches them now, while setting up).
+.venv/bin/python - <<'PYTHON' > .venv/reading-requirements.txt
+from importlib.metadata import version
+for name in ("numpy", "pillow", "onnxruntime", "flatbuffers", "packaging", "protobuf"):
+    print(f"{name}=={version(name)}")
+PYTHON
+.venv/bin/python -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
+  -r .venv/reading-requirements.txt -d .venv/wheelhouse
 
 SUDO=""
 [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo"

@@ -93,25 +93,34 @@ def free_port():
 
 
 class Server:
-    """scripts/serve.py in a subprocess, with its log kept for the assertions."""
+    """scripts/serve.py in a subprocess, with its log kept for the assertions.
 
-    def __init__(self, models_dir, *flags, env=None):
+    Args:
+        models_dir: the `--models-dir` to serve, or None for the shipped models.
+        flags: more flags of serve.py.
+        env: dict or None. Variables added to the server's environment.
+        command: list of str or None. How to start it; defaults to scripts/serve.py.
+        cwd: str. The folder it runs in. Defaults to the repository.
+        log_dir: str or None. Where its log goes; defaults to beside `models_dir`.
+    """
+
+    def __init__(self, models_dir, *flags, env=None, command=None, cwd=ROOT, log_dir=None):
         self.port = free_port()
-        self.log_path = os.path.join(models_dir, "..", f"serve-{self.port}.log")
+        log_dir = log_dir or os.path.join(models_dir, "..")
+        self.log_path = os.path.join(log_dir, f"serve-{self.port}.log")
         self.log = open(self.log_path, "w")
+        where = ["--models-dir", str(models_dir)] if models_dir is not None else []
         self.process = subprocess.Popen(
             [
-                sys.executable,
-                os.path.join(ROOT, "scripts", "serve.py"),
-                "--models-dir",
-                str(models_dir),
+                *(command or [sys.executable, os.path.join(ROOT, "scripts", "serve.py")]),
+                *where,
                 "--port",
                 str(self.port),
                 *flags,
             ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
-            cwd=ROOT,
+            cwd=cwd,
             env={**os.environ, **(env or {})},
         )
         deadline = time.time() + 120

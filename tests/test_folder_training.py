@@ -306,12 +306,14 @@ def test_fine_tuning_to_another_charset_rebuilds_the_output_layer(folder_run, tm
 
 
 def test_a_ctc_folder_run_starts_from_the_shipped_base_model_by_default():
-    from captcha_keras.runs import BASE_MODEL
+    from captcha_keras.runs import SHIPPED_DIR
     from captcha_keras.training.config import MIN_EPOCHS_FROM_TRAINED
     from captcha_keras.training.config import TrainConfig
 
     config = TrainConfig(family="ctc", data=FIXTURE)
-    assert config.init_from == BASE_MODEL and os.path.isfile(os.path.join(BASE_MODEL, "best.keras"))
+    # In a clone, the clone's copy (a wheel's install starts from the package's: test_wheel.py).
+    assert config.init_from == os.path.join(SHIPPED_DIR, "base_alnum")
+    assert os.path.isfile(os.path.join(config.init_from, "best.keras"))
     assert config.min_epochs == MIN_EPOCHS_FROM_TRAINED
     assert TrainConfig(family="ctc", data=FIXTURE, min_epochs=4).min_epochs == 4
     explicit = TrainConfig(family="ctc", data=FIXTURE, init_from="saved_models/ctc_default", height=32)
@@ -342,9 +344,11 @@ def test_the_base_model_is_not_used_where_it_does_not_fit(flags):
 def test_a_resumed_run_keeps_the_start_it_was_made_with(tmp_path):
     import json
 
-    from captcha_keras.runs import BASE_MODEL
+    from captcha_keras.runs import base_model
     from captcha_keras.training.config import TrainConfig
     from captcha_keras.training.inputs import resolve_inputs
+
+    base = os.path.abspath(base_model())
 
     def resumed(recipe):
         run = tmp_path / "m" / "r"
@@ -352,7 +356,7 @@ def test_a_resumed_run_keeps_the_start_it_was_made_with(tmp_path):
         (run / "state.json").write_text(json.dumps({"recipe": recipe} if recipe is not None else {}))
         return TrainConfig(data=FIXTURE, resume=True, run_name="r", output_dir=str(tmp_path / "m")).init_from
 
-    assert resumed({"init_from": os.path.abspath(BASE_MODEL)}) == os.path.abspath(BASE_MODEL)
+    assert resumed({"init_from": base}) == base
     assert resumed({"init_from": "none"}) is None
     assert resumed({"schedule": "cosine"}) is None, "runs from before --init-from auto started from scratch"
     assert resumed(None) is None

@@ -5,7 +5,6 @@ import sys
 
 from captcha_keras.charset import DEFAULT_CHARSET
 from captcha_keras.charset import PRESETS
-from captcha_keras.data.styles import STYLE_CHOICES
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -24,6 +23,7 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 def training_parser(family, description):
     """The flags of `train_ctc.py` / `train_cnn.py`; defaults follow the reference."""
     from captcha_keras.data.splits import DEFAULT_VAL_SPLIT
+    from captcha_keras.data.styles import STYLE_CHOICES
     from captcha_keras.precision import PRECISIONS
     from captcha_keras.training.config import SCHEDULES
     from captcha_keras.training.config import SYNTHETIC_STEPS

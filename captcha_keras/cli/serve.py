@@ -1,6 +1,6 @@
 """Serve trained models over HTTP: POST /predict, GET /models, /health, the OpenAPI page at /docs.
 
-python scripts/serve.py                                  # every run in saved_models/, on 127.0.0.1:8000
+python scripts/serve.py                                  # the shipped models and saved_models/, on 127.0.0.1:8000
 python scripts/serve.py --model ctc_default --port 8080
 python scripts/serve.py --host 0.0.0.0 --api-key SECRET  # beyond this machine: a key is required
 python scripts/serve.py --label-dir data/mine            # label your own captchas at http://127.0.0.1:8000/
@@ -26,7 +26,11 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--host", default=d.host, help="address to bind; 127.0.0.1 serves this machine only")
     p.add_argument("--port", type=int, default=d.port, help="port to listen on (0: any free port)")
-    p.add_argument("--models-dir", default=d.models_dir, help="folder of trained runs")
+    p.add_argument(
+        "--models-dir",
+        default=d.models_dir,
+        help="folder of trained runs (default: the shipped models, saved_models/ of a clone and the package's)",
+    )
     p.add_argument(
         "--model",
         dest="models",
@@ -47,7 +51,8 @@ def parse_args(argv=None):
         "--format",
         default=d.format,
         choices=sorted(FORMATS),
-        help="the runs' format to read with; onnx and litert* need no TensorFlow",
+        help="the runs' format to read with (default: each run's SavedModel, else its first export); "
+        "onnx and litert* need no TensorFlow",
     )
     p.add_argument("--decoder", default=d.decoder, choices=("greedy", "beam_search"), help="CTC decoding")
     p.add_argument(

@@ -52,7 +52,13 @@ def open_model(path, format, threads=None):
 
 
 def _savedmodel(path):
-    import tensorflow as tf
+    try:
+        import tensorflow as tf
+    except ImportError:
+        raise ImportError(
+            "Reading a SavedModel needs TensorFlow, which the 'train' extra installs: "
+            "pip install 'captcha-keras[train]' (or read the run's model.onnx, which needs none)"
+        ) from None
 
     loaded = tf.saved_model.load(path)
 
@@ -70,7 +76,9 @@ def _onnx(path, threads):
     try:
         import onnxruntime
     except ImportError:
-        raise ImportError("Reading an ONNX model needs onnxruntime: pip install onnxruntime") from None
+        raise ImportError(
+            "Reading an ONNX model needs onnxruntime, a dependency of captcha-keras: pip install onnxruntime"
+        ) from None
     options = onnxruntime.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
@@ -89,7 +97,10 @@ def _litert(path, threads):
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
-        raise ImportError("Reading a LiteRT model needs ai-edge-litert: pip install ai-edge-litert") from None
+        raise ImportError(
+            "Reading a LiteRT model needs ai-edge-litert, which the 'litert' extra installs: "
+            "pip install 'captcha-keras[litert]'"
+        ) from None
     import threading
 
     interpreter = Interpreter(model_path=path, num_threads=threads or os.cpu_count())

@@ -135,7 +135,8 @@ def create_app(settings, registry=None):
         await loop.run_in_executor(executor, registry.load)
         if not registry.readers:
             problems = "; ".join(f"{k}: {v}" for k, v in registry.failed.items())
-            raise RuntimeError(f"No model to serve in {settings.models_dir!r}{': ' + problems if problems else ''}.")
+            where = repr(settings.models_dir) if settings.models_dir else "the shipped models"
+            raise RuntimeError(f"No model to serve in {where}{': ' + problems if problems else ''}.")
         LOG.info(
             "serving %s (default %s) on http://%s:%d",
             ", ".join(sorted(registry.readers)),

@@ -7,7 +7,9 @@ import numpy as np
 
 from captcha_keras.inference.reader import Reader
 from captcha_keras.runs import DEFAULT_MODEL
+from captcha_keras.runs import find_run
 from captcha_keras.runs import is_run
+from captcha_keras.runs import shipped_runs
 from captcha_keras.serving.errors import ApiError
 
 
@@ -15,7 +17,8 @@ class ModelRegistry:
     """The loaded models of a service.
 
     Args:
-        models_dir: str. Folder of trained runs.
+        models_dir: str or None. Folder of trained runs; None: the shipped
+            models (`runs.shipped_runs`), the clone's first, then the package's.
         names: list of str or None. Runs to load; None: every run in `models_dir`.
         default: str or None. The model of requests that name none.
         reader_options: dict. `Reader` arguments (limits, decoder).
@@ -34,6 +37,8 @@ class ModelRegistry:
         """The run names this registry would load now."""
         if self.names is not None:
             return list(self.names)
+        if self.models_dir is None:
+            return shipped_runs()
         if not os.path.isdir(self.models_dir):
             return []
         return sorted(n for n in os.listdir(self.models_dir) if is_run(os.path.join(self.models_dir, n)))
@@ -49,8 +54,8 @@ class ModelRegistry:
         for name in self.candidates():
             if name in self.readers:
                 continue
-            path = os.path.join(self.models_dir, name)
             try:
+                path = find_run(name) if self.models_dir is None else os.path.join(self.models_dir, name)
                 reader = Reader(path, **self.reader_options)
                 # The first call traces the model's function (hundreds of ms): not a client's wait.
                 c = reader.config

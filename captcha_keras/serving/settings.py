@@ -16,7 +16,9 @@ class ServeSettings:
     Args:
         host: str. Address to bind. Defaults to 127.0.0.1 (this machine only).
         port: int. Defaults to 8000.
-        models_dir: str. Folder of trained runs. Defaults to `saved_models`.
+        models_dir: str or None. Folder of trained runs; None (the default):
+            the shipped models, the clone's `saved_models/` (where your runs
+            land) and the package's, as `Reader` finds them.
         models: list of str or None. Run names in `models_dir` to load;
             None loads every run there.
         default_model: str or None. The model of requests that name none;
@@ -34,14 +36,15 @@ class ServeSettings:
         api_key: str or None. Required in the `X-API-Key` header when set.
         cors_origins: list of str. Origins allowed by CORS; empty: CORS off.
         decoder: str. CTC decoding, `"greedy"` or `"beam_search"`.
-        format: str. The runs' format to read with (`runtimes.FORMATS`).
+        format: str or None. The runs' format to read with (`runs.FORMATS`);
+            None: each run's SavedModel, else its first export.
         label_dir: str or None. A folder of unlabelled images to label on the page.
         label_model: str or None. The model that pre-fills the labels; None: the default.
     """
 
     host: str = "127.0.0.1"
     port: int = 8000
-    models_dir: str = "saved_models"
+    models_dir: str = None
     models: list = None
     default_model: str = None
     max_request_bytes: int = 8 * 1024 * 1024
@@ -54,7 +57,7 @@ class ServeSettings:
     api_key: str = None
     cors_origins: list = dataclasses.field(default_factory=list)
     decoder: str = "greedy"
-    format: str = "savedmodel"
+    format: str = None
     label_dir: str = None
     label_model: str = None
 

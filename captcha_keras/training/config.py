@@ -9,10 +9,10 @@ from captcha_keras.charset import Charset
 from captcha_keras.charset import parse_length
 from captcha_keras.data.styles import STYLE_CHOICES
 from captcha_keras.precision import PRECISIONS
-from captcha_keras.runs import BASE_MODEL
-from captcha_keras.runs import BEST_MODEL_FILE
+from captcha_keras.runs import BASE_MODEL_NAME
 from captcha_keras.runs import STATE_FILE
 from captcha_keras.runs import RunConfig
+from captcha_keras.runs import base_model
 from captcha_keras.training.distribute import STRATEGIES
 from captcha_keras.training.geometry import SYNTHETIC_SIZE
 
@@ -105,7 +105,7 @@ class TrainConfig:
             instead of stretching them.
         strict: bool. Bad files in a folder are an error instead of skipped.
         init_from: str or None. Run folder whose weights start this run;
-            `"auto"`: `BASE_MODEL` for a CTC run on `data` that leaves the
+            `"auto"`: `runs.base_model()` for a CTC run on `data` that leaves the
             architecture, height, channels and normalisation to it (its
             own), else none; `"none"` or None: from scratch.
         precision: str. `"auto"` (mixed float16 on a GPU, mixed bfloat16 on a CPU
@@ -230,7 +230,7 @@ class TrainConfig:
             self.run_name = f"{self.family}_{stamp}"
 
     def _starting_run(self):
-        """`init_from` settled: `"auto"` is `BASE_MODEL` where its own
+        """`init_from` settled: `"auto"` is `runs.base_model()` where its own
         architecture, height, channels and normalisation fit this run."""
         if self.init_from in (None, "none"):
             return None
@@ -243,19 +243,20 @@ class TrainConfig:
             return None if recorded in (None, "none") else recorded
         if self.family != "ctc" or self.data is None or self.arch != "default":
             return None
-        if not os.path.isfile(os.path.join(BASE_MODEL, BEST_MODEL_FILE)):
+        base_dir = base_model()
+        if base_dir is None:
             print(
-                f"--init-from auto: {BASE_MODEL} is not here (an install without the shipped models); "
-                "training from scratch."
+                f"--init-from auto: the shipped base model {BASE_MODEL_NAME} is not here (neither in "
+                "saved_models/ nor in the package); training from scratch."
             )
             return None
-        base = RunConfig.load(BASE_MODEL)
+        base = RunConfig.load(base_dir)
         fits = (
             self.height in (None, base.height)
             and self.grayscale in (None, base.channels == 1)
             and self.normalize in ("auto", "none")
         )
-        return BASE_MODEL if fits else None
+        return base_dir if fits else None
 
     @property
     def run_dir(self):

@@ -13,7 +13,7 @@ from captcha_keras.data.splits import load_splits
 from captcha_keras.data.styles import check_style
 from captcha_keras.data.texts import character_weights
 from captcha_keras.data.texts import resolve_emphasis
-from captcha_keras.runs import BASE_MODEL
+from captcha_keras.runs import base_model
 from captcha_keras.training.finetune import class_map
 from captcha_keras.training.finetune import load_source
 from captcha_keras.training.finetune import output_layer_names
@@ -61,10 +61,11 @@ def resolve_inputs(config):
         config.keep_aspect = config.keep_aspect or source.keep_aspect
         config.normalize = source_normalization(source_model) if config.normalize == "auto" else config.normalize
         shown = config.init_from
-        if os.path.abspath(config.init_from) == os.path.abspath(BASE_MODEL):
-            relative = os.path.relpath(BASE_MODEL)
+        base = base_model()
+        if base and os.path.abspath(config.init_from) == os.path.abspath(base):
+            relative = os.path.relpath(base)
             shown = (
-                f"{relative if not relative.startswith('..') else BASE_MODEL}, the shipped base model (a CTC "
+                f"{relative if not relative.startswith('..') else base}, the shipped base model (a CTC "
                 "run on --data starts from it by default; --init-from none trains from scratch)"
             )
         print(
