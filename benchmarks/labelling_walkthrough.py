@@ -31,6 +31,8 @@ import time
 
 import numpy as np
 
+from captcha_keras.runs import read_metrics
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = sys.executable
 CHARSET = "ABCEFGHJKLMNPRTUXY"
@@ -53,7 +55,7 @@ def run(*args):
 
 
 def finished(run_dir):
-    return os.path.isfile(os.path.join(run_dir, "metrics.json"))
+    return read_metrics(run_dir) is not None
 
 
 def prepare(args):
@@ -227,8 +229,7 @@ def main(argv=None):
                 *extra,
                 *([] if name.endswith("finetuned") else ["--width", "192", "--height", "64"]),
             )
-        with open(os.path.join(run_dir, "metrics.json")) as f:
-            metrics = json.load(f)
+        metrics = read_metrics(run_dir)
         results[name] = {"sequence_accuracy": metrics["sequence_accuracy"], "samples": metrics.get("samples")}
     results["second_round"] = second_round(
         folder, truth, os.path.join(ROOT, "saved_models", "amazon_label200_finetuned")

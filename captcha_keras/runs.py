@@ -48,6 +48,9 @@ FORMATS = {
     "litert-dynamic": "model_dynamic.tflite",
     "litert-int8": "model_int8.tflite",
 }
+# Where training writes runs by default (`--output-dir`), relative to the
+# folder it runs in: a run found there by name wins over a shipped one.
+RUNS_DIR = "saved_models"
 # The models that ship with the project, beside the package in a clone, where
 # a user's runs land too: a run there wins over the packaged copy of its name.
 SHIPPED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "saved_models")
@@ -82,7 +85,7 @@ def split_model_path(path):
     >>> split_model_path("saved_models/ctc_default/model_int8.tflite")
     ('saved_models/ctc_default', 'litert-int8')
     """
-    path = os.fspath(path).rstrip(os.sep)
+    path = os.fspath(path).rstrip("/" + os.sep)
     name = os.path.basename(path)
     for format, file in FORMATS.items():
         if name == file and format != "savedmodel" and os.path.isfile(path):
@@ -105,12 +108,29 @@ class PackagedModelError(FileNotFoundError):
 
 
 def packaged_manifest():
-    """`{name: {file: sha256}}` of the models the package carries; empty if it carries none."""
+    """`{name: {file: sha256}}` of the models the package carries; empty if it carries none.
+
+    Raises:
+        PackagedModelError: the package holds models but its manifest is
+            missing or unreadable.
+    """
     path = os.path.join(PACKAGED_DIR, PACKAGED_MANIFEST)
-    if not os.path.isfile(path):
-        return {}
-    with open(path) as f:
-        return json.load(f)
+    try:
+        with open(path) as f:
+            manifest = json.load(f)
+        if isinstance(manifest, dict):
+            return manifest
+        problem = "is not a manifest"
+    except FileNotFoundError:
+        if not os.path.isdir(PACKAGED_DIR) or not os.listdir(PACKAGED_DIR):
+            return {}
+        problem = "is missing"
+    except (OSError, ValueError):
+        problem = "is unreadable"
+    raise PackagedModelError(
+        f"The packaged models are broken: {path} {problem}. Reinstall the package: "
+        "pip install --force-reinstall --no-deps captcha-keras"
+    )
 
 
 def file_sha256(path):
@@ -144,38 +164,42 @@ def check_packaged(name, manifest=None):
     return folder
 
 
+def _runs_in(folder):
+    return [n for n in os.listdir(folder) if is_run(os.path.join(folder, n))] if os.path.isdir(folder) else []
+
+
 def shipped_path(name):
-    """Where shipped model `name` is read from: the clone's `saved_models/<name>` when it is a run,
-    else the package's copy (checked), else None."""
-    clone = os.path.join(SHIPPED_DIR, name)
-    if is_run(clone):
-        return clone
+    """Where the run or shipped model `name` is read from: `./saved_models/<name>` (your runs), the
+    clone's `saved_models/<name>`, else the package's copy (checked); None if none has it."""
+    for folder in (RUNS_DIR, SHIPPED_DIR):
+        if is_run(os.path.join(folder, name)):
+            return os.path.join(folder, name)
     manifest = packaged_manifest()
     return check_packaged(name, manifest) if name in manifest else None
 
 
 def shipped_runs():
-    """The names of the shipped models, the clone's and the package's, sorted."""
-    clone = (
-        [n for n in os.listdir(SHIPPED_DIR) if is_run(os.path.join(SHIPPED_DIR, n))]
-        if os.path.isdir(SHIPPED_DIR)
-        else []
-    )
-    return sorted(set(clone) | set(packaged_manifest()))
+    """The names a model can be given by: your runs in `./saved_models/`, the clone's and the package's, sorted."""
+    return sorted(set(_runs_in(RUNS_DIR)) | set(_runs_in(SHIPPED_DIR)) | set(packaged_manifest()))
 
 
 def base_model():
     """What a CTC folder run starts from by default (`--init-from auto`): the shipped `base_alnum`
     (the clone's, else the package's), or None where neither is here."""
-    path = shipped_path(BASE_MODEL_NAME)
-    return path if path and os.path.isfile(os.path.join(path, BEST_MODEL_FILE)) else None
+    manifest = packaged_manifest()
+    packaged = check_packaged(BASE_MODEL_NAME, manifest) if BASE_MODEL_NAME in manifest else None
+    for path in (os.path.join(SHIPPED_DIR, BASE_MODEL_NAME), packaged):
+        if path and os.path.isfile(os.path.join(path, BEST_MODEL_FILE)):
+            return path
+    return None
 
 
 def find_run(model):
     """The folder of `model`: a run folder's path, an export file of one, or the name of a shipped model.
 
-    A shipped model's name finds the clone's `saved_models/<name>` first, then
-    the copy inside the package.
+    A name finds `./saved_models/<name>` (where training writes your runs)
+    first, then the clone's `saved_models/<name>`, then the copy inside the
+    package.
 
     Returns:
         A run folder, or an export file's path (which `split_model_path` splits).
@@ -187,7 +211,9 @@ def find_run(model):
     model = os.fspath(model)
     if is_run(model) or split_model_path(model):
         return model
-    shipped = shipped_path(model) if os.sep not in model and model not in ("", ".", "..") else None
+    name = model.rstrip("/" + os.sep)  # a name completed by the shell keeps its slash
+    bare = name not in ("", ".", "..") and not any(sep and sep in name for sep in ("/", os.sep, os.altsep))
+    shipped = shipped_path(name) if bare else None
     if shipped:
         return shipped
     if os.path.isdir(model):

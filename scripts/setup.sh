@@ -15,12 +15,12 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
-# The wheels a reading-only install needs, the very versions installed above, kept
-# where tests/test_wheel.py installs the built wheel from into a fresh venv with
-# no network (pip fetches them now, while setting up).
+# The wheels a reading-only install needs (the versions installed above, and
+# what they need), kept where tests/test_wheel.py installs the built wheel from
+# into a fresh venv with no network: pip fetches them now, while setting up.
 .venv/bin/python - <<'PYTHON' > .venv/reading-requirements.txt
 from importlib.metadata import version
-for name in ("numpy", "pillow", "onnxruntime", "flatbuffers", "packaging", "protobuf"):
+for name in ("numpy", "pillow", "onnxruntime"):
     print(f"{name}=={version(name)}")
 PYTHON
 .venv/bin/python -m pip download --quiet --disable-pip-version-check --only-binary=:all: \

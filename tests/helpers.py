@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -106,7 +107,7 @@ class Server:
 
     def __init__(self, models_dir, *flags, env=None, command=None, cwd=ROOT, log_dir=None):
         self.port = free_port()
-        log_dir = log_dir or os.path.join(models_dir, "..")
+        log_dir = log_dir or (os.path.join(models_dir, "..") if models_dir is not None else tempfile.mkdtemp())
         self.log_path = os.path.join(log_dir, f"serve-{self.port}.log")
         self.log = open(self.log_path, "w")
         where = ["--models-dir", str(models_dir)] if models_dir is not None else []

@@ -23,51 +23,58 @@ MULTIHEAD_EXPORTS = [("onnx", None), ("litert", "int8")]
 # checked and calibrated on the labelled really-simple-captcha images kept with the tests (it reads them all);
 # the multi-head one on captchas drawn in its style, as a synthetic run's export is checked by default.
 RUNS = {
-    "ctc": ("really_simple_captcha", EXPORTS, ["--check-data", RSC_IMAGES, "--calibration-data", RSC_IMAGES]),
-    "multihead": ("cnn_default", MULTIHEAD_EXPORTS, []),
+    "ctc": ("really_simple_captcha", EXPORTS, {"check_data": RSC_IMAGES, "calibration_data": RSC_IMAGES}),
+    "multihead": ("cnn_default", MULTIHEAD_EXPORTS, {}),
 }
 # Texts of a float export are compared where the SavedModel reads the text with at least this probability:
 # a rounding error cannot lift another text above it, when all others share the 0.1 left.
 CONFIDENT = 0.9
 
 
+def export(run_dir, format, quantize, data):
+    """One export of `run_dir` checked on 60 images: its figures and the lines it printed.
+
+    The first export of each run goes through scripts/export.py, the others
+    through `export_run` in this process, as the script calls it (a new
+    process would import TensorFlow again for each).
+    """
+    if format == "onnx":
+        report = os.path.join(run_dir, f"{format}.json")
+        flags = [f"--{k.replace('_', '-')}={v}" for k, v in data.items()]
+        result = run_script(
+            "export.py", "--model", run_dir, "--format", format, *flags, "--check-samples", "60", "--json", report
+        )
+        (figures,) = json.loads(open(report).read())
+        return figures, result.stdout
+    from captcha_keras.export.run import export_run
+
+    lines = []
+    figures = export_run(
+        str(run_dir), format, quantize=quantize, samples=60, calibration_samples=20, log=lines.append, **data
+    )
+    return figures, "\n".join(lines)
+
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """Copies of shipped runs with every export written by export.py: `{family: run_dir}`."""
+    """Copies of shipped runs with every export written and checked: `{family: run_dir}`."""
     runs = {}
-    for family, (name, exports, flags) in RUNS.items():
+    for family, (name, exports, data) in RUNS.items():
         copy = tmp_path_factory.mktemp(family) / "run"
         # Without exports a checkout may have written into saved_models/, so that every file here is this test's.
         shutil.copytree(os.path.join(SHIPPED, name), copy, ignore=shutil.ignore_patterns("*.onnx", "*.tflite"))
         for format, quantize in exports:
-            quantizing = ["--quantize", quantize] if quantize else []
-            report = copy / f"{format}-{quantize}.json"
-            result = run_script(
-                "export.py",
-                "--model",
-                copy,
-                "--format",
-                format,
-                *quantizing,
-                *flags,
-                "--check-samples",
-                "60",
-                "--calibration-samples",
-                "20",
-                "--json",
-                report,
-            )
-            (figures,) = json.loads(report.read_text())
+            figures, printed = export(copy, format, quantize, data)
             check = figures["check"]
             assert check["samples"] == 60 and os.path.getsize(figures["path"]) == figures["bytes"]
             if quantize:
                 # The check is paired and says that 60 captchas cannot detect a small drop.
                 assert check["savedmodel_accuracy"] >= 0.9, "the check images are of the model's kind"
                 assert {"lost", "gained", "p_value", "detectable_drop"} <= set(check) and check["p_value"] >= 0.001
-                assert "right against the SavedModel's" in result.stdout
-                assert "60 captchas can only detect a drop of 18.3 points or more" in result.stdout
+                assert "right against the SavedModel's" in printed
+                assert "60 captchas can only detect a drop of 18.3 points or more" in printed
             else:
-                assert check["differences"] == 0 and "texts equal" in result.stdout
+                assert check["differences"] == 0 and "texts equal" in printed
         runs[family] = copy
     return runs
 
@@ -153,7 +160,7 @@ def test_reader_format_argument_and_errors_name_the_missing_export(exported, tmp
         Reader(str(unexported), format="onnx")
     with pytest.raises(ValueError, match="Unknown model format"):
         Reader(str(unexported), format="pt")
-    with pytest.raises(ValueError, match="is a onnx model, not litert"):
+    with pytest.raises(ValueError, match="is a model of format onnx, not litert"):
         Reader(str(exported["ctc"] / "model.onnx"), format="litert")
 
 

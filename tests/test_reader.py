@@ -61,7 +61,8 @@ def test_every_kind_of_source_reads_the_same(reader, tmp_path):
     sources = [png, image, array, array.astype("float32"), str(tmp_path / "captcha.png"), tmp_path / "captcha.png"]
     readings = [reader.read(source) for source in sources]
     assert {r.text for r in readings} == {"K7QX"}
-    assert len({round(r.confidence, 5) for r in readings}) == 1
+    confidences = [r.confidence for r in readings]
+    assert max(confidences) - min(confidences) <= 1e-6
 
 
 def best_paths(reader, images):
@@ -147,10 +148,11 @@ def test_allowed_on_the_shipped_model_uses_only_those_characters(reader, fresh):
     images, texts = fresh
     digits = [r.text for r in reader.read_many(list(images[:30]), allowed="0123456789")]
     assert all(set(t) <= set("0123456789") and len(t) == 4 for t in digits)
-    # Captchas of digits only read the same with or without the mask.
-    for image, text in zip(images, texts):
-        if text.isdigit():
-            assert reader.read(image, allowed="0123456789").text == reader.read(image).text
+    # Where the model reads only digits anyway, the mask changes nothing.
+    for image in images[:60]:
+        unmasked = reader.read(image).text
+        if unmasked.isdigit():
+            assert reader.read(image, allowed="0123456789").text == unmasked
 
 
 @pytest.mark.parametrize("allowed", ["abc", "0$", ""])

@@ -21,6 +21,7 @@ def places(tmp_path, monkeypatch):
     (package / "manifest.json").write_text(json.dumps(manifest))
     monkeypatch.setattr(runs, "SHIPPED_DIR", str(clone))
     monkeypatch.setattr(runs, "PACKAGED_DIR", str(package))
+    monkeypatch.setattr(runs, "RUNS_DIR", str(tmp_path / "here" / "saved_models"))
     return clone, package
 
 
@@ -31,12 +32,26 @@ def test_a_packaged_model_is_found_by_name_and_listed(places):
     assert runs.available_formats(runs.find_run("tiny")) == ["onnx"]
 
 
-def test_the_clones_run_wins_over_the_packaged_copy(places):
+def test_your_runs_then_the_clones_win_over_the_packaged_copy(places):
     clone, package = places
     shutil.copytree(package / "tiny", clone / "tiny")
     shutil.copytree(package / "tiny", clone / "mine")
     assert runs.find_run("tiny") == str(clone / "tiny")
+    assert runs.find_run("tiny/") == str(clone / "tiny"), "a name completed by the shell"
     assert runs.shipped_runs() == ["mine", "tiny"]
+    yours = os.path.join(runs.RUNS_DIR, "tiny")
+    shutil.copytree(package / "tiny", yours)
+    assert runs.find_run("tiny") == yours
+
+
+def test_a_broken_manifest_is_a_broken_install(places):
+    _, package = places
+    (package / "manifest.json").write_text("{not json")
+    with pytest.raises(runs.PackagedModelError, match="manifest.json is unreadable.*force-reinstall"):
+        runs.find_run("tiny")
+    (package / "manifest.json").unlink()
+    with pytest.raises(runs.PackagedModelError, match="manifest.json is missing"):
+        runs.shipped_runs()
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,8 @@ from helpers import ROOT
 
 from captcha_keras import Reader
 from captcha_keras.evaluation import evaluate_synthetic
+from captcha_keras.runs import TEST_FILES_FILE
+from captcha_keras.runs import read_metrics
 
 SAMPLES = 2000
 SEED = 2026
@@ -32,8 +34,7 @@ FLOORS = {"ctc_default": 0.98, "cnn_default": 0.98, "base_alnum": 0.565}
 def test_shipped_model_reads_fresh_captchas(name):
     run_dir = os.path.join(ROOT, "saved_models", name)
     scores, _, texts, predictions = evaluate_synthetic(Reader(run_dir), SAMPLES, SEED)
-    with open(os.path.join(run_dir, "metrics.json")) as f:
-        recorded = json.load(f)
+    recorded = read_metrics(run_dir)
     assert scores["samples"] == SAMPLES == len(predictions)
     assert scores["sequence_accuracy"] >= FLOORS[name], scores
     # Three standard errors of the 2,000-sample estimate around the recorded figure.
@@ -72,7 +73,7 @@ RSC_SHARED = os.path.join(os.path.dirname(ROOT), "shared", "datasets", "really-s
 
 def rsc_test_files():
     """The 20% of really-simple-captcha the shipped model never trained on."""
-    with open(os.path.join(RSC_RUN, "test_files.txt")) as f:
+    with open(os.path.join(RSC_RUN, TEST_FILES_FILE)) as f:
         return [line.strip() for line in f if line.strip()]
 
 

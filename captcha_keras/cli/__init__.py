@@ -10,7 +10,8 @@
     captcha-keras export ...       scripts/export.py
     captcha-keras serve ...        scripts/serve.py
 
-Both spellings run the same `main(argv)` of a module here, one module a command:
+Both spellings run the same `main(argv)` of a module here, one module a command
+(`read` is the command a person types; predict.py stays for scripts and prints the same):
 
     read.py       read
     train.py      train-ctc and train-cnn

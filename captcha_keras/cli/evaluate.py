@@ -1,7 +1,9 @@
 """Score a trained run on fresh, seeded captchas drawn with its own settings, or on a labelled folder.
 
-python scripts/evaluate.py --model saved_models/ctc_default --samples 10000 --seed 123 --json out.json
-python scripts/evaluate.py --model saved_models/really_simple_captcha --data DIR --errors-png errors.png
+    python scripts/evaluate.py --model saved_models/ctc_default --samples 10000 --seed 123 --json out.json
+    python scripts/evaluate.py --model saved_models/really_simple_captcha --data DIR --errors-png errors.png
+
+Prints the scores; --json and --errors-png keep them.
 """
 
 import argparse

@@ -1,7 +1,9 @@
 """Write a folder of synthetic captchas named <label>_<index>.png.
 
-python scripts/generate.py --out data/synthetic --count 100000 --charset digits --length 4-6 --seed 1
-python scripts/generate.py --out data/mix --count 1000 --charset alnum --length 4-8 --width 192 --style mix
+    python scripts/generate.py --out data/synthetic --count 100000 --charset digits --length 4-6 --seed 1
+    python scripts/generate.py --out data/mix --count 1000 --charset alnum --length 4-8 --width 192 --style mix
+
+Each file is named after its label; the seed fixes every pixel.
 """
 
 import argparse

@@ -64,10 +64,11 @@ def main(argv=None):
         )
         if reader.format == "savedmodel":  # the precision is TensorFlow's; the other runtimes have their own
             set_serving_precision(args.precision)
-    except (FileNotFoundError, ValueError, OSError) as error:
+        readings = reader.read_files(args.paths, batch_size=args.batch_size)
+    except (FileNotFoundError, ValueError, OSError, ImportError) as error:
         fail(error)
     failures = 0
-    for path, result in reader.read_files(args.paths, batch_size=args.batch_size):
+    for path, result in readings:
         if isinstance(result, ImageError):
             failures += 1
             print(f"ERROR\t{result}", file=sys.stderr)

@@ -39,10 +39,28 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def quick_format(model):
+    """`"onnx"` where the run has that export and onnxruntime is here, else None (the Reader's choice).
+
+    A person's command should start at once: onnxruntime loads in a fraction
+    of TensorFlow's time, and an ONNX export reads the SavedModel's texts
+    (each export is checked against it before it is written).
+    """
+    import importlib.util
+
+    from captcha_keras.runs import available_formats
+    from captcha_keras.runs import find_run
+    from captcha_keras.runs import split_model_path
+
+    path = find_run(model)
+    if split_model_path(path) or importlib.util.find_spec("onnxruntime") is None:
+        return None
+    return "onnx" if "onnx" in available_formats(path) else None
+
+
 def main(argv=None):
     from captcha_keras.cli.flags import fail
     from captcha_keras.images import ImageError
-    from captcha_keras.images import list_images
     from captcha_keras.inference.reader import Reader
 
     args = parse_args(argv)
@@ -52,16 +70,16 @@ def main(argv=None):
         fail(f"--batch-size must be at least 1. Received: {args.batch_size}")
     try:
         # Any format Pillow reads, as predict.py; the pixel limit still applies.
-        reader = Reader(args.model, formats=None)
+        reader = Reader(args.model, formats=None, format=quick_format(args.model))
         reader.check_allowed(args.allowed)
     except (FileNotFoundError, ValueError, OSError, ImportError) as error:
         fail(error)
     failures, results = 0, []
     try:
-        files = list_images(args.paths)
-    except (FileNotFoundError, ValueError) as error:
+        readings = reader.read_files(args.paths, batch_size=args.batch_size, allowed=args.allowed)
+    except (OSError, ValueError) as error:
         fail(error)
-    for path, result in reader.read_files(files, batch_size=args.batch_size, allowed=args.allowed):
+    for path, result in readings:
         if isinstance(result, ImageError):
             failures += 1
             print(f"ERROR\t{result}", file=sys.stderr)

@@ -1,11 +1,13 @@
 """Serve trained models over HTTP: POST /predict, GET /models, /health, the OpenAPI page at /docs.
 
-python scripts/serve.py                                  # the shipped models and saved_models/, on 127.0.0.1:8000
-python scripts/serve.py --model ctc_default --port 8080
-python scripts/serve.py --host 0.0.0.0 --api-key SECRET  # beyond this machine: a key is required
-python scripts/serve.py --label-dir data/mine            # label your own captchas at http://127.0.0.1:8000/
+    python scripts/serve.py                                  # the shipped models and saved_models/, on 127.0.0.1:8000
+    python scripts/serve.py --model ctc_default --port 8080
+    python scripts/serve.py --host 0.0.0.0 --api-key SECRET  # beyond this machine: a key is required
+    python scripts/serve.py --label-dir data/mine            # label your own captchas at http://127.0.0.1:8000/
 
-curl -F files=@captcha.png http://127.0.0.1:8000/predict
+    curl -F files=@captcha.png http://127.0.0.1:8000/predict
+
+The page is at /, the OpenAPI description at /docs.
 """
 
 import argparse

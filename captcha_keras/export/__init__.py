@@ -6,6 +6,7 @@ folding.py     batch normalizations folded into the convolutions before them
 portable.py    ONNX and LiteRT exports of a run's pixel model
 checks.py      an export checked against the run's SavedModel before it replaces anything
 run.py         `export_run`: one format of a run, written, checked, then put in place
+packaged.py    the shipped models copied into the package (what a wheel carries)
 """
 
 from captcha_keras.export.folding import fold_batch_norms

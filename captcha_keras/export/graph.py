@@ -330,7 +330,9 @@ def head_texts(outputs, charset):
 
     The class `len(charset)` ("no character", variable lengths) reads as nothing.
     """
-    heads = [outputs[k] for k in sorted(outputs, key=lambda k: int(k[1:]))]
+    from captcha_keras.inference.decoding import head_list
+
+    heads = head_list(outputs)
     stacked = tf.cast(tf.stack(heads, axis=1), tf.float32)
     best = tf.argmax(stacked, axis=-1, output_type=tf.int32)
     characters = tf.gather(tf.constant(list(charset) + [""]), best)

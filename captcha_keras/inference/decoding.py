@@ -39,12 +39,7 @@ def decode_ctc(probs, charset, strategy="greedy", beam_width=10, lengths=None):
     probs = np.asarray(probs, dtype="float32")
     if probs.ndim != 3 or probs.shape[-1] != len(charset) + 1:
         raise ValueError(f"CTC outputs must be (batch, time_steps, {len(charset) + 1}). Received: shape={probs.shape}")
-    log_probs = np.log(np.clip(probs, 1e-12, 1.0))
-    # An exact zero is a character masked out (`reading.mask_outputs`), or one
-    # so unlikely that float32 underflowed: no path should use it, not even one
-    # that `lengths` forces. -1e9 rather than -inf keeps such paths ordered
-    # among themselves (float64 still resolves the rest of their score).
-    log_probs[probs <= 0] = -1e9
+    log_probs = log_probabilities(probs)
     if strategy == "greedy":
         # NumPy, not keras.ops: an ONNX or LiteRT model is read without TensorFlow.
         decoded, scores = greedy_ctc(log_probs, charset.blank_index)
@@ -60,6 +55,21 @@ def decode_ctc(probs, charset, strategy="greedy", beam_width=10, lengths=None):
             for i, (labels, log_p) in zip(redo, paths):
                 results[i] = (charset.decode(labels), float(np.exp(log_p)))
     return results
+
+
+def log_probabilities(probs):
+    """Log-probabilities of softmax outputs, as every reader of them takes them (here, `readings`, the graph).
+
+    Probabilities are floored at 1e-12. An exact zero is a character masked
+    out (`readings.mask_outputs`), or one so unlikely that float32
+    underflowed: no path should use it, not even one that `lengths` forces.
+    -1e9 rather than -inf keeps such paths ordered among themselves (float64
+    still resolves the rest of their score).
+    """
+    probs = np.asarray(probs, dtype="float32")
+    log_probs = np.log(np.clip(probs, 1e-12, 1.0))
+    log_probs[probs <= 0] = -1e9
+    return log_probs
 
 
 def greedy_ctc(log_probs, blank_index):

@@ -21,11 +21,13 @@ A `Reader` holds no state that a call changes, so one of them serves many
 threads at once; `allowed` and `lengths` restrict that call alone.
 """
 
+import importlib.util
 import os
 
 import numpy as np
 
 from captcha_keras.images import DEFAULT_MAX_PIXELS
+from captcha_keras.images import IMAGE_EXTENSIONS
 from captcha_keras.images import READ_FORMATS
 from captcha_keras.images import ImageError
 from captcha_keras.images import list_images
@@ -46,6 +48,18 @@ from captcha_keras.runs import read_metrics
 from captcha_keras.runs import split_model_path
 
 
+def default_format(have):
+    """The format a `Reader` reads a run in when none is asked for, of those it `have`s.
+
+    The SavedModel where TensorFlow is installed; else, and for runs without
+    one, the first export whose runtime is: a base install (no TensorFlow)
+    reads a clone's runs through their `model.onnx`.
+    """
+    runtimes = {"savedmodel": "tensorflow", "onnx": "onnxruntime"}
+    usable = [f for f in have if importlib.util.find_spec(runtimes.get(f, "ai_edge_litert")) is not None]
+    return (usable or have or ["savedmodel"])[0]
+
+
 class Reader:
     """Reads captchas with a trained model.
 
@@ -64,8 +78,9 @@ class Reader:
             None accepts any that Pillow reads.
         format: str or None. The run's format to read with: `"savedmodel"`,
             `"onnx"`, `"litert"`, `"litert-dynamic"`, `"litert-int8"`; None:
-            the SavedModel, or the first format the run has (an export
-            file's path sets it). ONNX and LiteRT need only their runtimes,
+            the SavedModel where TensorFlow is installed, else the first
+            export whose runtime is (`default_format`; an export file's path
+            sets it). ONNX and LiteRT need only their runtimes,
             not TensorFlow.
         threads: int or None. Threads of ONNX Runtime or LiteRT; None: all cores.
 
@@ -91,11 +106,10 @@ class Reader:
         if split:
             path, path_format = split
             if format not in (None, path_format):
-                raise ValueError(f"{FORMATS[path_format]} is a {path_format} model, not {format}.")
+                raise ValueError(f"{FORMATS[path_format]} is a model of format {path_format}, not {format}.")
             format = path_format
         if format is None:
-            have = available_formats(path)
-            format = "savedmodel" if "savedmodel" in have or not have else have[0]
+            format = default_format(available_formats(path))
         check_format(format)
         config = RunConfig.load(path)
         self._setup(
@@ -140,6 +154,12 @@ class Reader:
     def _setup(self, config, serve, format, path, decoder, beam_width, alternatives, max_pixels, formats):
         if decoder not in STRATEGIES:
             raise ValueError(f"Unknown decoder. Expected one of {STRATEGIES}. Received: decoder={decoder!r}")
+        if decoder == "beam_search" and importlib.util.find_spec("keras") is None:
+            # Said now, not at the first request: beam search is Keras' CTC decoder.
+            raise ImportError(
+                "decoder='beam_search' needs Keras, which the 'train' extra installs: "
+                "pip install 'captcha-keras[train]' (or use decoder='greedy')"
+            )
         self.config = config
         self.charset = config.make_charset()
         self._serve = serve
@@ -223,7 +243,6 @@ class Reader:
 
     def read_arrays(self, arrays, allowed=None, lengths=None):
         """Reads a batch of preprocessed `(n, height, width, channels)` uint8 arrays."""
-        self.check_lengths(lengths)
         return self.decode(self.forward(arrays), allowed, lengths)
 
     def read(self, image, allowed=None, lengths=None):
@@ -269,10 +288,27 @@ class Reader:
     def read_files(self, paths, batch_size=64, allowed=None, lengths=None):
         """Reads files and folders (their images, sorted); yields `(path, Reading or ImageError)`.
 
-        A file that cannot be read yields its error and the others go on.
+        The arguments are checked and the files listed at the call, before
+        the first reading; a file that cannot be read yields its error and
+        the others go on.
+
+        Args:
+            paths: a path, or a list of paths of images and folders.
+
+        Raises:
+            ValueError: no image among them (an empty folder), or bad arguments.
         """
         self._check_call(batch_size, allowed, lengths)
+        paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
         files = list_images(paths)
+        if not files:
+            raise ValueError(
+                f"No images to read in {', '.join(map(os.fspath, paths)) or 'no paths'}: folders are read for files "
+                f"ending in {', '.join(IMAGE_EXTENSIONS)}."
+            )
+        return self._read_listed(files, batch_size, allowed, lengths)
+
+    def _read_listed(self, files, batch_size, allowed, lengths):
         for start in range(0, len(files), batch_size):
             chunk = files[start : start + batch_size]
             arrays, readable, results = [], [], {}

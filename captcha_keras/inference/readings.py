@@ -24,6 +24,7 @@ import numpy as np
 
 from captcha_keras.inference.decoding import decode_outputs
 from captcha_keras.inference.decoding import head_list
+from captcha_keras.inference.decoding import log_probabilities
 
 # Alternatives listed per character.
 TOP_ALTERNATIVES = 3
@@ -228,7 +229,7 @@ def ctc_reading(probs, text, charset, top=TOP_ALTERNATIVES):
     """The `Reading` of CTC text `text` read from one image's probabilities `(time_steps, classes)`:
     its probability over all alignments, and each character from the best alignment."""
     labels = [charset.characters.index(c) for c in text]
-    log_probs = np.log(np.clip(probs, 1e-30, 1.0))
+    log_probs = log_probabilities(probs)
     confidence = ctc_text_probability(log_probs, labels, charset.blank_index)
     frames = align_ctc(log_probs, labels, charset.blank_index)
     if frames is None:

@@ -11,6 +11,7 @@ import numpy as np
 
 from captcha_keras import evaluation
 from captcha_keras.inference.decoding import decode_outputs
+from captcha_keras.inference.readings import read_outputs
 
 
 class SequenceEvaluation(keras.callbacks.Callback):
@@ -55,7 +56,16 @@ class SequenceEvaluation(keras.callbacks.Callback):
             logs["val_seq_acc"] = scores["sequence_accuracy"]
             logs["val_cer"] = scores["cer"]
         if self.image_dir:
-            self._write_image(epoch, predictions, [c for _, c in decoded])
+            # The grid's confidences are the Reader's (the text's probability), as everywhere else.
+            n = self.image_count
+            if isinstance(outputs, dict):
+                head = {k: v[:n] for k, v in outputs.items()}
+            elif isinstance(outputs, (list, tuple)):  # multi-head outputs as a list of heads
+                head = [v[:n] for v in outputs]
+            else:
+                head = outputs[:n]
+            readings = read_outputs(head, self.family, self.charset, lengths=self.lengths)
+            self._write_image(epoch, predictions, [r.confidence for r in readings])
 
     def _write_image(self, epoch, predictions, confidences):
         import tensorflow as tf

@@ -10,6 +10,7 @@ from captcha_keras.charset import parse_length
 from captcha_keras.data.styles import STYLE_CHOICES
 from captcha_keras.precision import PRECISIONS
 from captcha_keras.runs import BASE_MODEL_NAME
+from captcha_keras.runs import RUNS_DIR
 from captcha_keras.runs import STATE_FILE
 from captcha_keras.runs import RunConfig
 from captcha_keras.runs import base_model
@@ -154,7 +155,7 @@ class TrainConfig:
     run_name: str = None
     resume: bool = False
     overwrite: bool = False
-    output_dir: str = "saved_models"
+    output_dir: str = RUNS_DIR
     logs_dir: str = "logs"
     eval_samples: int = 10000
     verbose: int = 1
