@@ -95,6 +95,7 @@ def build_wheel(out):
         os.path.join(source, "captcha_keras"),
         ignore=shutil.ignore_patterns("__pycache__"),
     )
+    # --no-isolation: the build backend is this venv's setuptools, so no network is needed.
     run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", out, source], cwd=source)
     (name,) = [n for n in os.listdir(out) if n.endswith(".whl")]
     return os.path.join(out, name)
@@ -102,10 +103,9 @@ def build_wheel(out):
 
 def fresh_captchas(folder, samples):
     """PNG files of fresh ctc_default captchas (seed 2718's test stream), and the SavedModel's texts of them."""
-    from PIL import Image
-
     from captcha_keras import Reader
     from captcha_keras.data.synthetic import draw_test_set
+    from captcha_keras.export.checks import encode_png
     from captcha_keras.runs import SHIPPED_DIR
 
     reference = Reader(os.path.join(SHIPPED_DIR, "ctc_default"), format="savedmodel")
@@ -113,7 +113,8 @@ def fresh_captchas(folder, samples):
     paths = []
     for i, array in enumerate(images):
         paths.append(os.path.join(folder, f"{i}.png"))
-        Image.fromarray(array[..., 0]).save(paths[-1])
+        with open(paths[-1], "wb") as f:
+            f.write(encode_png(array))
     return paths, labels, [r.text for r in reference.read_many(paths)]
 
 

@@ -186,12 +186,12 @@ def shipped_runs():
 def base_model():
     """What a CTC folder run starts from by default (`--init-from auto`): the shipped `base_alnum`
     (the clone's, else the package's), or None where neither is here."""
+    clone = os.path.join(SHIPPED_DIR, BASE_MODEL_NAME)
+    if os.path.isfile(os.path.join(clone, BEST_MODEL_FILE)):
+        return clone  # before the package's copy, whose check hashes its files
     manifest = packaged_manifest()
     packaged = check_packaged(BASE_MODEL_NAME, manifest) if BASE_MODEL_NAME in manifest else None
-    for path in (os.path.join(SHIPPED_DIR, BASE_MODEL_NAME), packaged):
-        if path and os.path.isfile(os.path.join(path, BEST_MODEL_FILE)):
-            return path
-    return None
+    return packaged if packaged and os.path.isfile(os.path.join(packaged, BEST_MODEL_FILE)) else None
 
 
 def find_run(model):

@@ -14,7 +14,6 @@ import sys
 import pytest
 from helpers import ROOT
 from helpers import Server
-from PIL import Image
 
 from captcha_keras.runs import PACKAGED_DIR
 from captcha_keras.runs import SHIPPED_DIR
@@ -50,17 +49,9 @@ def wheel(tmp_path_factory):
     From a copy of what the wheel is made of, so that no earlier build's
     leftovers (setuptools reuses `build/lib`) can ship, and nothing is written into the checkout.
     """
-    source = tmp_path_factory.mktemp("source")
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(os.path.join(ROOT, name), source)
-    shutil.copytree(
-        os.path.join(ROOT, "captcha_keras"), source / "captcha_keras", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    out = tmp_path_factory.mktemp("dist")
-    # --no-isolation: the build backend is the venv's setuptools, so no network is needed.
-    run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(source)], cwd=source)
-    (path,) = out.glob("captcha_keras-*.whl")
-    return path
+    from bench_wheel import build_wheel
+
+    return build_wheel(str(tmp_path_factory.mktemp("dist")))
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +77,7 @@ def captchas(tmp_path_factory):
     """
     from captcha_keras import Reader
     from captcha_keras.data.synthetic import draw_test_set
+    from captcha_keras.export.checks import encode_png
 
     reference = Reader(os.path.join(PACKAGED_DIR, "ctc_default"), format="onnx")
     images, _ = draw_test_set(reference.config, 40, seed=3141)
@@ -93,7 +85,8 @@ def captchas(tmp_path_factory):
     paths = []
     for i, array in enumerate(images):
         paths.append(str(folder / f"{i}.png"))
-        Image.fromarray(array[..., 0]).save(paths[-1])
+        with open(paths[-1], "wb") as f:
+            f.write(encode_png(array))
     return paths, [r.text for r in reference.read_many(paths)]
 
 

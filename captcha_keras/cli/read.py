@@ -39,8 +39,9 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def quick_format(model):
-    """`"onnx"` where the run has that export and onnxruntime is here, else None (the Reader's choice).
+def quick_format(path):
+    """`"onnx"` where the run at `path` (`find_run`'s) has that export and onnxruntime is here, else None
+    (the Reader's choice).
 
     A person's command should start at once: onnxruntime loads in a fraction
     of TensorFlow's time, and an ONNX export reads the SavedModel's texts
@@ -49,10 +50,8 @@ def quick_format(model):
     import importlib.util
 
     from captcha_keras.runs import available_formats
-    from captcha_keras.runs import find_run
     from captcha_keras.runs import split_model_path
 
-    path = find_run(model)
     if split_model_path(path) or importlib.util.find_spec("onnxruntime") is None:
         return None
     return "onnx" if "onnx" in available_formats(path) else None
@@ -62,6 +61,7 @@ def main(argv=None):
     from captcha_keras.cli.flags import fail
     from captcha_keras.images import ImageError
     from captcha_keras.inference.reader import Reader
+    from captcha_keras.runs import find_run
 
     args = parse_args(argv)
     if not 0.0 <= args.min_confidence <= 1.0:
@@ -70,7 +70,8 @@ def main(argv=None):
         fail(f"--batch-size must be at least 1. Received: {args.batch_size}")
     try:
         # Any format Pillow reads, as predict.py; the pixel limit still applies.
-        reader = Reader(args.model, formats=None, format=quick_format(args.model))
+        path = find_run(args.model)  # once: a packaged model's files are hashed when it is found
+        reader = Reader(path, formats=None, format=quick_format(path))
         reader.check_allowed(args.allowed)
     except (FileNotFoundError, ValueError, OSError, ImportError) as error:
         fail(error)
