@@ -7,6 +7,8 @@ commands (tests/test_layout.py holds the layers).
 
 import collections
 
+import numpy as np
+
 
 def edit_distance(a, b):
     """Levenshtein distance between two strings (insertions, deletions, substitutions).
@@ -93,3 +95,98 @@ def evaluate_arrays(reader, images, texts, batch_size=256, allowed=None, lengths
     for start in range(0, len(images), batch_size):
         readings.extend(reader.read_arrays(images[start : start + batch_size], allowed, lengths))
     return score(texts, [r.text for r in readings]), images, texts, readings
+
+
+# Bins of the reliability diagram, equal widths of confidence.
+CALIBRATION_BINS = 15
+
+
+def reliability(confidences, correct, bins=CALIBRATION_BINS):
+    """The reliability diagram's bins and the expected calibration error.
+
+    ECE (Naeini et al., 2015) is the gap between confidence and accuracy
+    within each bin of confidence, averaged with the bins' sizes as weights.
+
+    Returns:
+        `(ece, table)`: ece a float; table a list of dicts `low`, `high`,
+        `count`, `confidence` (mean), `accuracy`, for the bins holding readings.
+
+    Example:
+
+    >>> round(reliability([0.9, 0.9, 0.5, 0.5], [True, True, True, False], bins=2)[0], 6)
+    0.05
+    """
+    confidences = np.asarray(confidences, dtype="float64")
+    correct = np.asarray(correct, dtype=bool)
+    if len(confidences) != len(correct) or not len(confidences):
+        raise ValueError(
+            f"Calibration needs one correctness per confidence, and at least one. Received: "
+            f"{len(confidences)} confidences, {len(correct)} correctness values"
+        )
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    # Bins are (low, high]; a confidence of exactly 0 joins the first.
+    index = np.clip(np.searchsorted(edges, confidences, side="left") - 1, 0, bins - 1)
+    table, ece = [], 0.0
+    for b in range(bins):
+        members = index == b
+        if not members.any():
+            continue
+        confidence, accuracy = float(confidences[members].mean()), float(correct[members].mean())
+        ece += members.sum() / len(confidences) * abs(confidence - accuracy)
+        table.append(
+            dict(
+                low=float(edges[b]),
+                high=float(edges[b + 1]),
+                count=int(members.sum()),
+                confidence=confidence,
+                accuracy=accuracy,
+            )
+        )
+    return float(ece), table
+
+
+def precision_coverage(confidences, correct):
+    """Precision against coverage when readings below a confidence threshold are refused.
+
+    Readings are accepted from the most confident down; readings of equal
+    confidence are accepted together (no threshold separates them).
+
+    Returns:
+        `(thresholds, coverage, precision)`, arrays from the highest
+        threshold to the lowest: accepting every reading with confidence >=
+        `thresholds[k]` keeps `coverage[k]` of them, of which `precision[k]` are right.
+    """
+    confidences = np.asarray(confidences, dtype="float64")
+    correct = np.asarray(correct, dtype=bool)
+    order = np.argsort(-confidences, kind="stable")
+    sorted_confidences, sorted_correct = confidences[order], correct[order]
+    # The last index of each run of equal confidences.
+    ends = np.flatnonzero(np.append(sorted_confidences[1:] != sorted_confidences[:-1], True))
+    right = np.cumsum(sorted_correct)[ends]
+    return sorted_confidences[ends], (ends + 1) / len(confidences), right / (ends + 1)
+
+
+def selective_scores(confidences, correct, coverage=0.95, precision=0.999):
+    """What refusing doubtful readings buys: the figures that `metrics.json` and evaluate.py report.
+
+    Returns:
+        A dict: `ece`; `precision_at_coverage` (the precision of the most
+        confident `coverage` of readings; the threshold that keeps at least
+        that many) and `threshold_at_coverage`; `coverage_at_precision` (the
+        most readings a threshold can keep at precision >= `precision`) and
+        its threshold (None when no threshold reaches it).
+    """
+    ece, _ = reliability(confidences, correct)
+    thresholds, covered, precise = precision_coverage(confidences, correct)
+    at = int(np.searchsorted(covered, coverage - 1e-12))
+    reaching = np.flatnonzero(precise >= precision)
+    best = int(reaching[-1]) if len(reaching) else None
+    return {
+        "ece": ece,
+        "coverage": coverage,
+        "precision_at_coverage": float(precise[at]),
+        "threshold_at_coverage": float(thresholds[at]),
+        "target_precision": precision,
+        "coverage_at_precision": float(covered[best]) if best is not None else 0.0,
+        "threshold_at_precision": float(thresholds[best]) if best is not None else None,
+    }

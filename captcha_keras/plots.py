@@ -175,3 +175,60 @@ def write_prediction_grid(path, images, texts, predictions, count=24, title=None
         confidences=[predictions[i].confidence for i in order],
         title=title,
     )
+
+
+def plot_calibration(out_path, table, coverage, precision, title=None):
+    """The reliability diagram beside the precision-coverage curve.
+
+    Args:
+        out_path: str. PNG to write.
+        table: the bins of `evaluation.reliability` (`low`, `high`, `count`,
+            `confidence`, `accuracy`).
+        coverage, precision: arrays of `evaluation.precision_coverage`.
+        title: str or None. Above both panels (the ECE, the data).
+    """
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    left.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="calibrated")
+    for row in table:
+        width = row["high"] - row["low"]
+        left.bar(row["low"], row["accuracy"], width=width, align="edge", color=RIGHT, alpha=0.6, edgecolor="white")
+        left.plot(row["confidence"], row["accuracy"], "o", color="black", markersize=3)
+        left.annotate(
+            str(row["count"]),
+            (row["low"] + width / 2, min(row["accuracy"] + 0.02, 1.0)),
+            ha="center",
+            fontsize=7,
+            color="grey",
+        )
+    left.set(
+        title="Reliability (bars: accuracy, dots: mean confidence; counts above)",
+        xlabel="confidence",
+        ylabel="accuracy",
+        xlim=(0, 1),
+        ylim=(0, 1.05),
+    )
+    left.title.set_fontsize(9)
+    left.legend(loc="upper left")
+    coverage, precision = np.asarray(coverage) * 100, np.asarray(precision) * 100
+    right.plot(
+        np.concatenate([[0], coverage]), np.concatenate([precision[:1], precision]), color=RIGHT, drawstyle="steps-pre"
+    )
+    for target in (99.0, 99.9):
+        right.axhline(target, color="grey", linestyle=":", linewidth=1)
+    right.axvline(95, color="grey", linestyle=":", linewidth=1)
+    low = min(float(precision.min()), 99.0) if len(precision) else 99.0
+    right.set(
+        title="Precision of the readings kept, most confident first",
+        xlabel="coverage (%)",
+        ylabel="precision (%)",
+        xlim=(0, 100.5),
+        ylim=(max(low - 0.5, 0), 100.1),
+    )
+    right.title.set_fontsize(9)
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=100)
+    plt.close(fig)

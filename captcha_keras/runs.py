@@ -5,7 +5,7 @@ keeps a preset's file names in one module), so that training, reading,
 exporting and serving agree on them:
 
     saved_models/<run>/
-        config.json          RunConfig: architecture, charset, input size
+        config.json          RunConfig: architecture, charset, input size, calibration
         best.keras           the trainable model (float32)
         savedmodel/          the served model: reads image bytes or pixels
         model.onnx, model.tflite, model_dynamic.tflite, model_int8.tflite
@@ -14,6 +14,11 @@ exporting and serving agree on them:
         heldout.txt          the validation files of a --val-split
         test_files.txt       the test files of a shipped folder run
         training.csv, history.png, model.png, predictions.png
+        calibration.png      reliability diagram and precision-coverage on the test images
+        pseudo_labels.csv    the readings of --unlabelled images each round trained on
+        rounds/round<N>/     each round of an --unlabelled run, a run folder of its own; beside them
+                             round<N>_pseudo_labels.csv (what it trained on) and progress.json
+        evaluations/         what evaluate.py measured on this run, one JSON and PNG per data set
         backup/              Keras' mid-epoch backups, removed at the end
 
 `find_run` turns what a user passes (a run folder, an export file of one,
@@ -39,6 +44,11 @@ HISTORY_CSV = "training.csv"
 HISTORY_PNG = "history.png"
 ARCHITECTURE_PNG = "model.png"
 PREDICTIONS_PNG = "predictions.png"
+CALIBRATION_PNG = "calibration.png"
+PSEUDO_LABELS_FILE = "pseudo_labels.csv"
+ROUNDS_DIR = "rounds"
+PROGRESS_FILE = "progress.json"
+EVALUATIONS_DIR = "evaluations"
 BACKUP_DIR = "backup"
 # Where each format a run can be read in lives in its folder.
 FORMATS = {
@@ -61,6 +71,8 @@ try:
 except TypeError:  # a package imported from a zip has no folder on disk; it carries no models then
     PACKAGED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "packaged_models")
 PACKAGED_MANIFEST = "manifest.json"
+# The models the project ships in the clone's saved_models/ (beside them, a user's runs).
+SHIPPED_MODELS = ("ctc_default", "cnn_default", "really_simple_captcha", "base_alnum")
 # The shipped model a `Reader` reads with when given none.
 DEFAULT_MODEL = "ctc_default"
 # The shipped model a CTC folder run starts from by default (`base_model()`).
@@ -178,6 +190,14 @@ def shipped_path(name):
     return check_packaged(name, manifest) if name in manifest else None
 
 
+def is_shipped(path):
+    """Whether a run folder is one the project ships (the clone's or the package's copy): no command writes there."""
+    run = os.path.realpath(path)
+    if run.startswith(os.path.realpath(PACKAGED_DIR) + os.sep):
+        return True
+    return any(run == os.path.realpath(os.path.join(SHIPPED_DIR, name)) for name in SHIPPED_MODELS)
+
+
 def shipped_runs():
     """The names a model can be given by: your runs in `./saved_models/`, the clone's and the package's, sorted."""
     return sorted(set(_runs_in(RUNS_DIR)) | set(_runs_in(SHIPPED_DIR)) | set(packaged_manifest()))
@@ -259,6 +279,10 @@ class RunConfig:
             resizing them (folder data); False stretches them.
         style: str. The synthetic style it trained on (`styles.STYLE_CHOICES`):
             what its synthetic test captchas are drawn in.
+        temperature: float. Divides the outputs' log-probabilities before
+            they are read, so that confidences are calibrated
+            (`inference.calibration`); fitted at the end of training, 1.0
+            for runs from before.
     """
 
     arch: str
@@ -271,6 +295,7 @@ class RunConfig:
     channels: int = 3
     keep_aspect: bool = False
     style: str = "captcha"
+    temperature: float = 1.0
 
     @property
     def grayscale(self):

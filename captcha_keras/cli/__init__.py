@@ -8,6 +8,7 @@
     captcha-keras generate ...     scripts/generate.py
     captcha-keras dataset ...      scripts/dataset.py
     captcha-keras export ...       scripts/export.py
+    captcha-keras calibrate ...    scripts/calibrate.py
     captcha-keras serve ...        scripts/serve.py
 
 Both spellings run the same `main(argv)` of a module here, one module a command
@@ -20,6 +21,7 @@ Both spellings run the same `main(argv)` of a module here, one module a command
     generate.py   generate
     dataset.py    dataset
     export.py     export
+    calibrate.py  calibrate (a trained run's confidence calibration, fitted again)
     serve.py      serve
     flags.py      the flags and error handling the commands share
 """
@@ -55,6 +57,7 @@ COMMANDS = {
     "generate": ("generate", "main"),
     "dataset": ("dataset", "main"),
     "export": ("export", "main"),
+    "calibrate": ("calibrate", "main"),
     "serve": ("serve", "main"),
 }
 

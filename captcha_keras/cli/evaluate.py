@@ -3,11 +3,16 @@
     python scripts/evaluate.py --model saved_models/ctc_default --samples 10000 --seed 123 --json out.json
     python scripts/evaluate.py --model saved_models/really_simple_captcha --data DIR --errors-png errors.png
 
-Prints the scores; --json and --errors-png keep them.
+Prints the scores and how far the confidences can be trusted: the expected
+calibration error, and the precision of the readings kept when the doubtful
+ones are refused (precision against coverage). A run you trained gets them in
+`<run>/evaluations/` (a JSON and the reliability diagram beside the
+precision-coverage curve); --json and --errors-png keep them anywhere.
 """
 
 import argparse
 import json
+import os
 
 from captcha_keras.cli.flags import HelpFormatter
 from captcha_keras.cli.flags import add_serving_precision_flag
@@ -33,6 +38,11 @@ def parse_args(argv=None):
     p.add_argument("--restrict-length", help="read only texts of this length, e.g. 6 or 4-6 (CTC models)")
     p.add_argument("--json", help="also write the scores to this file")
     p.add_argument("--errors-png", help="also draw a grid of the wrong predictions here")
+    p.add_argument(
+        "--report-dir",
+        help="where the scores' JSON and calibration PNG go (default: <run>/evaluations/ for a run you "
+        "trained; none for a shipped model)",
+    )
     return p.parse_args(argv)
 
 
@@ -95,12 +105,101 @@ def main(argv=None):
             "most confused (true -> predicted, count): "
             + ", ".join(f"{t}->{p} {n}" for t, p, n in scores["confusions"])
         )
+    report_calibration(scores, texts, predictions)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(scores, f, indent=2)
+    report_dir = args.report_dir or default_report_dir(reader)
+    if report_dir:
+        write_report(report_dir, report_name(args), scores, texts, predictions, source)
     if args.errors_png:
         write_prediction_grid(args.errors_png, images, texts, predictions, title="wrong predictions first")
     return 0
+
+
+# Thresholds of the coverage table evaluate.py prints.
+THRESHOLDS = (0.5, 0.9, 0.99, 0.999)
+
+
+def report_calibration(scores, texts, predictions):
+    """Adds the confidence figures to `scores` and prints them: ECE, precision at 95% coverage, a coverage table."""
+    from captcha_keras.evaluation import selective_scores
+
+    confidences = [p.confidence for p in predictions]
+    correct = [p.text == t for p, t in zip(predictions, texts)]
+    scores.update(selective_scores(confidences, correct))
+    rows = []
+    for threshold in THRESHOLDS:
+        kept = [c for p, c in zip(confidences, correct) if p >= threshold]
+        rows.append(
+            {
+                "min_confidence": threshold,
+                "coverage": len(kept) / len(correct),
+                "precision": sum(kept) / len(kept) if kept else None,
+            }
+        )
+    scores["coverage_table"] = rows
+    print(f"expected calibration error: {scores['ece']:.2%}")
+    print(
+        f"the {scores['coverage']:.0%} most confident readings: {scores['precision_at_coverage']:.2%} right "
+        f"(min_confidence {scores['threshold_at_coverage']:.4f}); precision >= {scores['target_precision']:.1%} "
+        f"keeps {scores['coverage_at_precision']:.2%}"
+    )
+    print(
+        "min_confidence -> coverage, precision: "
+        + ", ".join(
+            f"{r['min_confidence']:g} -> {r['coverage']:.1%}, "
+            + (f"{r['precision']:.2%}" if r["precision"] is not None else "-")
+            for r in rows
+        )
+    )
+
+
+def default_report_dir(reader):
+    """`<run>/evaluations` for a run of yours; None for a shipped or packaged model, whose folder stays as shipped."""
+    from captcha_keras.runs import EVALUATIONS_DIR
+    from captcha_keras.runs import is_shipped
+
+    if reader.path is None or is_shipped(reader.path) or not os.access(reader.path, os.W_OK):
+        return None
+    return os.path.join(reader.path, EVALUATIONS_DIR)
+
+
+def report_name(args):
+    """The file name stem of an evaluation: the data folder (with its parent) and what restricted it,
+    or the synthetic seed and style."""
+    if args.data:
+        folder = os.path.normpath(os.path.abspath(args.data))
+        parts = [os.path.basename(os.path.dirname(folder)), os.path.basename(folder)]
+        if args.only:
+            parts.append(os.path.splitext(os.path.basename(args.only))[0])
+    else:
+        parts = [f"synthetic_seed{args.seed}"] + ([args.style] if args.style else [])
+    if args.restrict_charset:
+        parts.append("charset" + str(len(args.restrict_charset)))
+    if args.restrict_length:
+        parts.append("length" + args.restrict_length)
+    if args.decoder != "greedy":
+        parts.append(args.decoder)
+    return "_".join(p for p in parts if p)
+
+
+def write_report(folder, name, scores, texts, predictions, source):
+    """Writes `<name>.json` and `<name>_calibration.png` into `folder` and says where."""
+    from captcha_keras.evaluation import precision_coverage
+    from captcha_keras.evaluation import reliability
+    from captcha_keras.plots import plot_calibration
+
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, f"{name}.json"), "w") as f:
+        json.dump(scores, f, indent=2)
+    confidences = [p.confidence for p in predictions]
+    correct = [p.text == t for p, t in zip(predictions, texts)]
+    _, table = reliability(confidences, correct)
+    _, coverage, precision = precision_coverage(confidences, correct)
+    png = os.path.join(folder, f"{name}_calibration.png")
+    plot_calibration(png, table, coverage, precision, title=f"ECE {scores['ece']:.2%} on {len(texts)} {source}")
+    print(f"written: {os.path.join(folder, name)}.json, {png}")
 
 
 def evaluate_folder(reader, args, lengths=None):

@@ -5,7 +5,8 @@
 
 Prints `path<TAB>text<TAB>confidence` per image, the confidence being the
 `Reader`'s: the probability of the whole text (for CTC, summed over every
-alignment that spells it). An unreadable file gets an
+alignment that spells it), calibrated on the run's validation images; below
+--min-confidence the text is withheld. An unreadable file gets an
 `ERROR` line on stderr, the others are still read, and the exit code is 1.
 """
 
@@ -41,6 +42,11 @@ def parse_args(argv=None):
         default=DEFAULT_MAX_PIXELS,
         help="refuse images of more pixels than this before decoding them",
     )
+    p.add_argument(
+        "--min-confidence",
+        type=float,
+        help="abstain (no text, and a fourth column saying why) where the calibrated confidence is below this, 0-1",
+    )
     add_serving_precision_flag(p)
     return p.parse_args(argv)
 
@@ -64,7 +70,7 @@ def main(argv=None):
         )
         if reader.format == "savedmodel":  # the precision is TensorFlow's; the other runtimes have their own
             set_serving_precision(args.precision)
-        readings = reader.read_files(args.paths, batch_size=args.batch_size)
+        readings = reader.read_files(args.paths, batch_size=args.batch_size, min_confidence=args.min_confidence)
     except (FileNotFoundError, ValueError, OSError, ImportError) as error:
         fail(error)
     failures = 0
@@ -72,6 +78,8 @@ def main(argv=None):
         if isinstance(result, ImageError):
             failures += 1
             print(f"ERROR\t{result}", file=sys.stderr)
+        elif result.abstained:
+            print(f"{path}\t\t{result.confidence:.4f}\tabstained: {result.reason}", flush=True)
         else:
             print(f"{path}\t{result.text}\t{result.confidence:.4f}", flush=True)
     return 1 if failures else 0

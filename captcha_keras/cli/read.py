@@ -3,8 +3,9 @@
     captcha-keras read captcha.png more/
     captcha-keras read captcha.png --model really_simple_captcha --allowed 0123456789 --min-confidence 0.9 --json
 
-Prints `path<TAB>text<TAB>confidence` per image, as predict.py does. Below
---min-confidence the reading abstains: the text is left empty and a fourth
+Prints `path<TAB>text<TAB>confidence` per image, as predict.py does; the
+confidence is calibrated (the chance the text is right, as the run's
+validation images measured it). Below --min-confidence the reading abstains: the text is left empty and a fourth
 column says why (in --json: `"text": null, "abstained": true, "reason"`). An
 unreadable file gets an `ERROR` line on stderr, the others are still read,
 and the exit code is 1.
@@ -77,7 +78,12 @@ def main(argv=None):
         fail(error)
     failures, results = 0, []
     try:
-        readings = reader.read_files(args.paths, batch_size=args.batch_size, allowed=args.allowed)
+        readings = reader.read_files(
+            args.paths,
+            batch_size=args.batch_size,
+            allowed=args.allowed,
+            min_confidence=args.min_confidence or None,
+        )
     except (OSError, ValueError) as error:
         fail(error)
     for path, result in readings:
@@ -87,15 +93,10 @@ def main(argv=None):
             if args.json:
                 results.append({"file": path, "error": str(result)})
             continue
-        abstained = result.confidence < args.min_confidence
-        reason = f"confidence {result.confidence:.4f} is below {args.min_confidence}" if abstained else None
         if args.json:
-            results.append(
-                {"file": path, **result.to_dict(), "abstained": abstained, "reason": reason}
-                | ({"text": None} if abstained else {})
-            )
-        elif abstained:
-            print(f"{path}\t\t{result.confidence:.4f}\tabstained: {reason}", flush=True)
+            results.append({"file": path, "abstained": False, "reason": None, **result.to_dict()})
+        elif result.abstained:
+            print(f"{path}\t\t{result.confidence:.4f}\tabstained: {result.reason}", flush=True)
         else:
             print(f"{path}\t{result.text}\t{result.confidence:.4f}", flush=True)
     if args.json:

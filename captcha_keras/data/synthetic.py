@@ -268,9 +268,9 @@ def draw_batches(dataset, indices=None, workers=1, progress=None, pool=None):
     return images, texts
 
 
-def draw_test_set(run_config, samples, seed, workers=2, batch_size=250, style=None):
-    """Fresh captchas from the test stream of `seed`, drawn as the run was trained
-    (in its style, or `style`)."""
+def draw_test_set(run_config, samples, seed, workers=2, batch_size=250, style=None, stream="test"):
+    """Fresh captchas from the test stream of `seed` (or another `stream`), drawn as the run was
+    trained (in its style, or `style`)."""
     batch_size = min(batch_size, samples)
     data = SyntheticCaptchas(
         charset=run_config.charset,
@@ -279,11 +279,11 @@ def draw_test_set(run_config, samples, seed, workers=2, batch_size=250, style=No
         length=(run_config.min_length, run_config.max_length),
         grayscale=run_config.grayscale,
         seed=seed,
-        stream="test",
+        stream=stream,
         batch_size=batch_size,
         steps=-(-samples // batch_size),
         family=None,
         style=style or run_config.style,
     )
-    images, texts = draw_batches(data, workers=workers, progress="test captchas")
+    images, texts = draw_batches(data, workers=workers, progress=f"{stream} captchas")
     return images[:samples], texts[:samples]

@@ -16,7 +16,8 @@ on the same integer arithmetic where Pillow's is exact:
   run's label lengths (`decoding.best_path_within`), its confidence the
   text's probability over every alignment (`readings.ctc_text_probability`,
   here the CTC loss's forward pass); for multi-head the most likely class of
-  each head, the product of their probabilities.
+  each head, the product of their probabilities; both after the run's
+  calibration temperature (`inference.calibration`).
 
 Known differences from the Python path: a resize's weights are exact
 floats here and 22-bit fixed point in Pillow (a pixel may differ by one
@@ -303,6 +304,7 @@ def ctc_texts(probs, config):
     probs = tf.cast(probs, tf.float32)
     # As decoding.decode_ctc: exact zeros never used, even where lengths force a path.
     log_probs = tf.where(probs <= 0, -1e9, tf.math.log(tf.clip_by_value(probs, 1e-12, 1.0)))
+    log_probs = _calibrated(log_probs, probs, config.temperature)
     path, log_p = ctc_best_path_within(tf.cast(log_probs, tf.float64), config.min_length, config.max_length, blank)
     previous = tf.concat([tf.fill([tf.shape(path)[0], 1], -1), path[:, :-1]], axis=1)
     keep = tf.not_equal(path, blank) & tf.not_equal(path, previous)
@@ -325,7 +327,16 @@ def ctc_texts(probs, config):
     return tf.where(found, texts, ""), tf.where(found, tf.exp(-loss), 0.0)
 
 
-def head_texts(outputs, charset):
+def _calibrated(log_probs, probs, temperature):
+    """Log-probabilities scaled by the run's temperature, as `calibration.scale_probabilities`
+    (an exact zero stays impossible)."""
+    if temperature == 1.0:
+        return log_probs
+    scaled = tf.nn.log_softmax(log_probs / temperature, axis=-1)
+    return tf.where(probs <= 0, -1e9, scaled)
+
+
+def head_texts(outputs, charset, temperature=1.0):
     """Texts and confidences of a multi-head model's outputs `{"c1": (n, classes), ...}`.
 
     The class `len(charset)` ("no character", variable lengths) reads as nothing.
@@ -334,6 +345,9 @@ def head_texts(outputs, charset):
 
     heads = head_list(outputs)
     stacked = tf.cast(tf.stack(heads, axis=1), tf.float32)
+    if temperature != 1.0:
+        log_probs = tf.where(stacked <= 0, -1e9, tf.math.log(tf.clip_by_value(stacked, 1e-12, 1.0)))
+        stacked = tf.exp(_calibrated(log_probs, stacked, temperature))
     best = tf.argmax(stacked, axis=-1, output_type=tf.int32)
     characters = tf.gather(tf.constant(list(charset) + [""]), best)
     confidence = tf.reduce_prod(tf.reduce_max(stacked, axis=-1), axis=-1)
@@ -355,7 +369,7 @@ def reading_function(model, config, max_pixels):
         if config.family == "ctc":
             texts, confidences = ctc_texts(outputs, config)
         else:
-            texts, confidences = head_texts(outputs, config.charset)
+            texts, confidences = head_texts(outputs, config.charset, config.temperature)
         return {"text": texts, "confidence": confidences}
 
     return read

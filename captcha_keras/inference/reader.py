@@ -8,6 +8,7 @@
     >>> reading.characters[0]
     CharacterReading(char='7', confidence=0.9999, alternatives=[('1', 4.1e-05), ...])
     >>> reader.read("captcha.png", allowed="0123456789")   # digits only, this call only
+    >>> reader.read("captcha.png", min_confidence=0.99).text  # None when less sure: ask for another
     >>> reader.read_many(paths, batch_size=64)
 
 A reading is preprocessor -> model -> postprocessor: `preprocess` turns an
@@ -17,8 +18,13 @@ format (`runtimes`), `decode` turns its outputs into `Reading`s
 page, the end of training and the exports' checks all read through it, so a
 text and its confidence mean the same everywhere.
 
+Confidences are calibrated: the run's temperature (fitted on its validation
+images at the end of training, `calibration`) scales the outputs before
+they are decoded, so that a confidence of 0.99 is right 99 times in 100.
+`min_confidence` withholds the text of a reading less sure than that.
+
 A `Reader` holds no state that a call changes, so one of them serves many
-threads at once; `allowed` and `lengths` restrict that call alone.
+threads at once; `allowed`, `lengths` and `min_confidence` apply to that call alone.
 """
 
 import importlib.util
@@ -31,11 +37,14 @@ from captcha_keras.images import IMAGE_EXTENSIONS
 from captcha_keras.images import READ_FORMATS
 from captcha_keras.images import ImageError
 from captcha_keras.images import list_images
+from captcha_keras.inference.calibration import apply_temperature
 from captcha_keras.inference.decoding import STRATEGIES
 from captcha_keras.inference.preprocess import check_batch
 from captcha_keras.inference.preprocess import preprocess
 from captcha_keras.inference.readings import TOP_ALTERNATIVES
+from captcha_keras.inference.readings import abstain_below
 from captcha_keras.inference.readings import allowed_indices
+from captcha_keras.inference.readings import check_min_confidence
 from captcha_keras.inference.readings import read_outputs
 from captcha_keras.inference.runtimes import load_runtime
 from captcha_keras.runs import DEFAULT_MODEL
@@ -186,6 +195,7 @@ class Reader:
             "channels": c.channels,
             "min_length": c.min_length,
             "max_length": c.max_length,
+            "temperature": c.temperature,
             "metrics": read_metrics(self.path) if self.path else None,
         }
 
@@ -228,10 +238,11 @@ class Reader:
             return [np.asarray(v) for v in outputs]
         return np.asarray(outputs)
 
-    def decode(self, outputs, allowed=None, lengths=None):
-        """`Reading`s of raw outputs, restricted to `allowed` characters and `lengths` if given."""
-        return read_outputs(
-            outputs,
+    def decode(self, outputs, allowed=None, lengths=None, min_confidence=None):
+        """`Reading`s of raw outputs: calibrated, restricted to `allowed` characters and
+        `lengths` if given, and withheld below `min_confidence`."""
+        readings = read_outputs(
+            apply_temperature(outputs, self.config.family, self.config.temperature),
             self.config.family,
             self.charset,
             self.decoder,
@@ -240,12 +251,14 @@ class Reader:
             allowed,
             self.alternatives,
         )
+        return abstain_below(readings, min_confidence)
 
-    def read_arrays(self, arrays, allowed=None, lengths=None):
+    def read_arrays(self, arrays, allowed=None, lengths=None, min_confidence=None):
         """Reads a batch of preprocessed `(n, height, width, channels)` uint8 arrays."""
-        return self.decode(self.forward(arrays), allowed, lengths)
+        check_min_confidence(min_confidence)
+        return self.decode(self.forward(arrays), allowed, lengths, min_confidence)
 
-    def read(self, image, allowed=None, lengths=None):
+    def read(self, image, allowed=None, lengths=None, min_confidence=None):
         """Reads one captcha.
 
         Args:
@@ -254,25 +267,28 @@ class Reader:
                 call only); None: the model's whole charset.
             lengths: `(min, max)` or None. The text lengths the reading may
                 have, within the run's (CTC); None: the run's.
+            min_confidence: float or None. Withhold the text of a reading
+                whose calibrated confidence is below this (the `Reading`'s
+                `text` is None, its `reason` says why); None keeps every one.
 
         Returns:
             A `Reading`: `text`, `confidence`, `characters`.
 
         Raises:
             ImageError: the image cannot be read.
-            ValueError: `allowed` holds characters outside the charset, or
-                `lengths` lie outside the run's.
+            ValueError: `allowed` holds characters outside the charset,
+                `lengths` lie outside the run's, or `min_confidence` is not in [0, 1].
         """
-        self.check_allowed(allowed)
-        return self.read_arrays(np.stack([self.preprocess(image)]), allowed, lengths)[0]
+        self._check_call(1, allowed, lengths, min_confidence)
+        return self.read_arrays(np.stack([self.preprocess(image)]), allowed, lengths, min_confidence)[0]
 
-    def read_many(self, images, batch_size=64, allowed=None, lengths=None):
+    def read_many(self, images, batch_size=64, allowed=None, lengths=None, min_confidence=None):
         """Reads many captchas, `batch_size` at a time; returns a list of `Reading`s in order.
 
         Raises:
             ImageError: an image cannot be read (its position is named).
         """
-        self._check_call(batch_size, allowed, lengths)
+        self._check_call(batch_size, allowed, lengths, min_confidence)
         images = list(images)
         readings = []
         for start in range(0, len(images), batch_size):
@@ -282,10 +298,10 @@ class Reader:
                     arrays.append(self.preprocess(image))
                 except ImageError as error:
                     raise ImageError(f"image {index}: {error}") from None
-            readings += self.read_arrays(np.stack(arrays), allowed, lengths)
+            readings += self.read_arrays(np.stack(arrays), allowed, lengths, min_confidence)
         return readings
 
-    def read_files(self, paths, batch_size=64, allowed=None, lengths=None):
+    def read_files(self, paths, batch_size=64, allowed=None, lengths=None, min_confidence=None):
         """Reads files and folders (their images, sorted); yields `(path, Reading or ImageError)`.
 
         The arguments are checked and the files listed at the call, before
@@ -298,7 +314,7 @@ class Reader:
         Raises:
             ValueError: no image among them (an empty folder), or bad arguments.
         """
-        self._check_call(batch_size, allowed, lengths)
+        self._check_call(batch_size, allowed, lengths, min_confidence)
         paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
         files = list_images(paths)
         if not files:
@@ -306,9 +322,9 @@ class Reader:
                 f"No images to read in {', '.join(map(os.fspath, paths)) or 'no paths'}: folders are read for files "
                 f"ending in {', '.join(IMAGE_EXTENSIONS)}."
             )
-        return self._read_listed(files, batch_size, allowed, lengths)
+        return self._read_listed(files, batch_size, allowed, lengths, min_confidence)
 
-    def _read_listed(self, files, batch_size, allowed, lengths):
+    def _read_listed(self, files, batch_size, allowed, lengths, min_confidence):
         for start in range(0, len(files), batch_size):
             chunk = files[start : start + batch_size]
             arrays, readable, results = [], [], {}
@@ -319,12 +335,13 @@ class Reader:
                 except ImageError as error:
                     results[path] = error
             if arrays:
-                results.update(zip(readable, self.read_arrays(np.stack(arrays), allowed, lengths)))
+                results.update(zip(readable, self.read_arrays(np.stack(arrays), allowed, lengths, min_confidence)))
             for path in chunk:
                 yield path, results[path]
 
-    def _check_call(self, batch_size, allowed, lengths):
+    def _check_call(self, batch_size, allowed, lengths, min_confidence=None):
         self.check_allowed(allowed)
         self.check_lengths(lengths)
+        check_min_confidence(min_confidence)
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1. Received: batch_size={batch_size}")

@@ -19,6 +19,7 @@ sure of.
 """
 
 import dataclasses
+import numbers
 
 import numpy as np
 
@@ -59,22 +60,63 @@ class Reading:
     """A read captcha.
 
     Attributes:
-        text: str. The text read.
+        text: str, or None when the reader abstained (`min_confidence`).
         confidence: float. The probability of the whole text: CTC, summed
-            over its alignments; multi-head, the product of its heads'.
-        characters: list of `CharacterReading`, one per character of `text`.
+            over its alignments; multi-head, the product of its heads'; both
+            calibrated by the run's temperature (`calibration`). An
+            abstention keeps the confidence of the text it withheld.
+        characters: list of `CharacterReading`, one per character of `text`
+            (none for an abstention).
+        reason: str or None. Why the reader abstained.
     """
 
     text: str
     confidence: float
     characters: list
+    reason: str = None
+
+    @property
+    def abstained(self):
+        """Whether the reader withheld the text (its confidence was below `min_confidence`)."""
+        return self.text is None
 
     def to_dict(self):
-        return {
+        result = {
             "text": self.text,
             "confidence": round(self.confidence, 6),
             "characters": [c.to_dict() for c in self.characters],
         }
+        if self.abstained:
+            result.update(abstained=True, reason=self.reason)
+        return result
+
+
+def check_min_confidence(min_confidence):
+    """Raises `ValueError` unless `min_confidence` is None or a number from 0 to 1."""
+    if min_confidence is None:
+        return
+    if isinstance(min_confidence, bool) or not isinstance(min_confidence, numbers.Real) or not 0 <= min_confidence <= 1:
+        raise ValueError(f"min_confidence must be a number from 0 to 1. Received: min_confidence={min_confidence!r}")
+
+
+def abstain_below(readings, min_confidence):
+    """The readings, with those less confident than `min_confidence` withheld (`Reading.abstained`).
+
+    Example:
+
+    >>> abstain_below([Reading("7K2D", 0.62, [])], 0.9)[0].reason
+    'confidence 0.62 is below min_confidence 0.9'
+    """
+    if min_confidence is None:
+        return readings
+    return [
+        r
+        if r.confidence >= min_confidence
+        else Reading(
+            None, r.confidence, [], f"confidence {r.confidence:.4g} is below min_confidence {min_confidence:g}"
+        )
+        for r in readings
+    ]
 
 
 def allowed_indices(allowed, charset):

@@ -99,7 +99,7 @@ def train(config):
     try:
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
             model = build() if strategy is None else synchronize_batch_norms(build())
-            train_phases(
+            validation = train_phases(
                 config,
                 model,
                 charset=charset,
@@ -134,6 +134,8 @@ def train(config):
         seed=config.seed,
         eval_samples=config.eval_samples,
         heldout=heldout,
+        validation=validation,
+        scored_on="validation" if splits is not None and splits.test is None else "test",
     )
     return config.run_dir
 
@@ -165,7 +167,7 @@ def _prepare_run(config):
 
 def train_phases(config, model, *, charset, splits, source_model, source, state, state_path, clock, strategy=None):
     """Phase 1, then phase 2 from phase 1's best weights; skips what `state`
-    says is done (a resume)."""
+    says is done (a resume). Returns the validation `(images, texts)`."""
     if source_model is not None:
         initialise_from(model, source_model, source, charset)
     train_data, images, texts = make_data(config, charset, splits)
@@ -186,6 +188,7 @@ def train_phases(config, model, *, charset, splits, source_model, source, state,
         # Stops the processes that draw the synthetic pool.
         if hasattr(train_data, "close"):
             train_data.close()
+    return images, texts
 
 
 def weights_fingerprint(model):
