@@ -9,11 +9,13 @@
 #   DATA   amazon, rsc: seeded splits of ../shared/datasets (80/20, seed 0; 50, 200 and 1,000 training
 #          images of the 80%, seed 1), scored on the untouched 20%; dark, faint: the synthetic hard sets of
 #          benchmarks/hard_sets.py (2,000 to train on, 1,000 held out from another stream).
-#   SIZE   full, 50, 200, 1000 (the hard sets: full).
+#   SIZE   full, 10, 50, 200, 1000 (the hard sets: full, 200).
 #   START  none: the default command (a CTC folder run starts from the shipped saved_models/base_alnum);
 #          scratch: --init-from none; single: --init-from saved_models/ctc_default; base100: from the base
 #          with the epochs of before (--steps 100 --min-epochs 5, which --init-from runs had until
-#          2026-12-01); single pins those too, as it was measured with them.
+#          2026-12-01); single pins those too, as it was measured with them; semi: --unlabelled with the
+#          rest of the 80% (its labels unused: the names are read only to score the pseudo-labels here),
+#          20 minutes for all the rounds (docs/real-captchas.md#unlabelled-captchas).
 # `zero_shot` scores the base model with no labels, restricted to each real set's characters
 # (evaluate.py --restrict-charset, then also --restrict-length).
 #
@@ -42,7 +44,7 @@ subset_once() {  # subset_once TRAIN OUT N: N training images of the 80%, seed 1
 
 split_once "$SHARED/amazon-captcha/images" data/amazon
 split_once "$SHARED/really-simple-captcha/images" data/rsc
-for n in 50 200 1000; do
+for n in 10 50 200 1000; do
     subset_once data/amazon/train "data/amazon_low$n" "$n"
     subset_once data/rsc/train "data/rsc_low$n" "$n"
 done
@@ -85,22 +87,40 @@ n = sorted({len(t) for t in scan_folder(sys.argv[1]).labels}); print(n[0] if n[0
         scratch) flags=(--init-from none) ;;
         single) flags=(--init-from saved_models/ctc_default --steps 100 --min-epochs 5) ;;
         base100) flags=(--init-from saved_models/base_alnum --steps 100 --min-epochs 5) ;;
+        semi) ;;  # --unlabelled: the rest of the 80%, below
         *) echo "unknown start in $set: $start" >&2; exit 2 ;;
     esac
     case $data/$size in
         amazon/full | rsc/full) run_set "$set" "data/$data/train" "data/$data/test" 20 ${flags[@]+"${flags[@]}"} ;;
-        amazon/50 | amazon/200 | amazon/1000 | rsc/50 | rsc/200 | rsc/1000)
-            run_set "$set" "data/${data}_low$size/low" "data/$data/test" 10 --val-split 0.2 ${flags[@]+"${flags[@]}"} ;;
+        amazon/10 | amazon/50 | amazon/200 | amazon/1000 | rsc/10 | rsc/50 | rsc/200 | rsc/1000)
+            if [ "$start" = semi ]; then  # the rest of the 80% unlabelled, 20 minutes for all the rounds
+                run_set "$set" "data/${data}_low$size/low" "data/$data/test" 20 --val-split 0.2 \
+                    --unlabelled "data/${data}_low$size/rest"
+            else
+                run_set "$set" "data/${data}_low$size/low" "data/$data/test" 10 --val-split 0.2 ${flags[@]+"${flags[@]}"}
+            fi ;;
         dark/full | faint/full)
             $PY benchmarks/hard_sets.py --out data/hard
             run_set "$set" "data/hard/$data/train" "data/hard/$data/test" 10 ${flags[@]+"${flags[@]}"} ;;
+        dark/200 | faint/200)  # 200 of the 2,000 labelled; with semi, the other 1,800 unlabelled
+            $PY benchmarks/hard_sets.py --out data/hard
+            subset_once "data/hard/$data/train" "data/hard/${data}_low200" 200
+            if [ "$start" = semi ]; then
+                run_set "$set" "data/hard/${data}_low200/low" "data/hard/$data/test" 20 --val-split 0.2 \
+                    --unlabelled "data/hard/${data}_low200/rest"
+            else
+                run_set "$set" "data/hard/${data}_low200/low" "data/hard/$data/test" 10 --val-split 0.2 \
+                    ${flags[@]+"${flags[@]}"}
+            fi ;;
         *) echo "unknown set: $set" >&2; exit 2 ;;
     esac
 done
 
 $PY - <<'PY'
 import csv, json, os, re
-table = {}
+# Rows of runs no longer on disk stay; a run here replaces its row.
+path = "benchmarks/results/real_captchas.json"
+table = json.load(open(path)) if os.path.isfile(path) else {}
 for name in sorted(os.listdir("saved_models/panel")):
     run = os.path.join("saved_models/panel", name)
     if not os.path.isfile(os.path.join(run, "metrics.json")):
@@ -120,6 +140,18 @@ for name in sorted(os.listdir("saved_models/panel")):
         "best_val_seq_acc": max(float(r["val_seq_acc"]) for r in rows),
         "phase_ends": [a or f"time budget: {b}" for a, b in stops],
     }
+    for key in ("ece", "precision_at_coverage", "coverage_at_precision", "calibration", "pseudo_labels"):
+        if key in metrics:
+            table[name][key] = metrics[key]
+    pseudo_csv = os.path.join(run, "pseudo_labels.csv")
+    if os.path.isfile(pseudo_csv):
+        # The unlabelled images' names hold their labels, unused by the run: the true precision of its pseudo-labels.
+        from captcha_keras.data.labels import label_from_name
+        rounds = {}
+        for row in csv.DictReader(open(pseudo_csv, encoding="utf-8")):
+            kept, right = rounds.get(row["round"], (0, 0))
+            rounds[row["round"]] = (kept + 1, right + (label_from_name(os.path.basename(row["file"])) == row["text"]))
+        table[name]["pseudo_label_precision"] = {r: {"kept": k, "right": g, "precision": g / k} for r, (k, g) in rounds.items()}
     print(f"{name:12s} {metrics['sequence_accuracy']:.2%} of {metrics['samples']} held out, "
           f"{table[name]['minutes']:.1f} min, {len(rows)} epochs; " + "; ".join(table[name]["phase_ends"]))
 for name in sorted(os.listdir("logs/panel")):
@@ -129,6 +161,6 @@ for name in sorted(os.listdir("logs/panel")):
         table[name[:-5]] = {key: scores[key] for key in ("sequence_accuracy", "samples", "cer", "restrict_charset",
                                                          "restrict_length")}
         print(f"{name[:-5]:24s} {scores['sequence_accuracy']:.2%} of {scores['samples']} held out, no labels")
-with open("benchmarks/results/real_captchas.json", "w") as f:
+with open(path, "w") as f:
     json.dump(table, f, indent=2)
 PY

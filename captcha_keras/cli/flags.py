@@ -194,6 +194,25 @@ def training_parser(family, description):
         "shipped saved_models/base_alnum for a CTC run on --data that leaves --arch, --height, the "
         "channels and --normalize to it, else none",
     )
+    unlabelled = p.add_argument_group("unlabelled captchas (docs/real-captchas.md#unlabelled-captchas)")
+    unlabelled.add_argument(
+        "--unlabelled",
+        help="a folder of unlabelled captchas like --data's: train in rounds, each on the labels and the "
+        "readings of these images the round before trusted (pseudo-labels); never written into the folder",
+    )
+    unlabelled.add_argument("--rounds", type=int, default=d.rounds, help="pseudo-labelling rounds, at most")
+    unlabelled.add_argument(
+        "--pseudo-threshold",
+        type=float,
+        default=d.pseudo_threshold,
+        help="calibrated confidence a reading needs to become a pseudo-label",
+    )
+    unlabelled.add_argument(
+        "--no-pseudo-stable",
+        dest="pseudo_stable",
+        action="store_false",
+        help="keep confident readings even when an augmented copy of the image reads otherwise",
+    )
     scale = p.add_argument_group("several devices or machines (docs/training.md#distributed-training)")
     scale.add_argument(
         "--distribute",

@@ -9,7 +9,8 @@
     phases.py      compile, callbacks and fit of phase 1 and phase 2
     distribute.py  training across devices and machines with tf.distribute
     run_folder.py  run folders, resume checks, the float32 checkpoint
-    reports.py     what a finished run leaves: SavedModel, metrics, pictures
+    reports.py     what a finished run leaves: calibration, SavedModel, metrics, pictures
+    pseudo.py      --unlabelled: rounds of pseudo-labels, each a run of its own
     recipe.py      `train(config)`: all of it, end to end
 
 The names below are loaded when first used, so that `config` (all that the

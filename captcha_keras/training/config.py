@@ -10,6 +10,7 @@ from captcha_keras.charset import parse_length
 from captcha_keras.data.styles import STYLE_CHOICES
 from captcha_keras.precision import PRECISIONS
 from captcha_keras.runs import BASE_MODEL_NAME
+from captcha_keras.runs import ROUNDS_DIR
 from captcha_keras.runs import RUNS_DIR
 from captcha_keras.runs import STATE_FILE
 from captcha_keras.runs import RunConfig
@@ -127,6 +128,15 @@ class TrainConfig:
             logical CPU devices (trying the multi-device path without GPUs).
         style: str. What the synthetic streams draw: `"captcha"` (the
             package as it comes), a style of `data.styles`, or `"mix"`.
+        unlabelled: str or None. A folder of unlabelled captchas of the
+            `data` style: train in rounds of pseudo-labels
+            (`training.pseudo`).
+        rounds: int. Pseudo-labelling rounds after the labelled one, at most.
+        pseudo_threshold: float. Calibrated confidence a pseudo-label needs.
+        pseudo_stable: bool. A pseudo-label must also be read from an
+            augmented copy of its image.
+        pseudo_labels: `pseudo.PseudoLabels` or None. Pseudo-labelled
+            images this run trains on besides `data` (set by the rounds, not a flag).
     """
 
     family: str = "ctc"
@@ -174,6 +184,11 @@ class TrainConfig:
     normalize: str = "auto"
     stopping: str = "auto"
     style: str = "captcha"
+    unlabelled: str = None
+    rounds: int = 3
+    pseudo_threshold: float = 0.99
+    pseudo_stable: bool = True
+    pseudo_labels: object = dataclasses.field(default=None, repr=False)
 
     def __post_init__(self):
         # Imported here: the registry pulls in Keras, and `--help` should not wait for it.
@@ -187,8 +202,17 @@ class TrainConfig:
         self.arch = resolve_architecture(self.arch, self.family)
         if self.grayscale is None:
             self.grayscale = default_channels(self.arch) == 1
-        if self.data is None and (self.val_data or self.val_split or self.test_data or self.synthetic_ratio):
-            raise ValueError("--val-data, --val-split, --test-data and --synthetic-ratio go with --data DIR.")
+        if self.data is None and (
+            self.val_data or self.val_split or self.test_data or self.synthetic_ratio or self.unlabelled
+        ):
+            raise ValueError(
+                "--val-data, --val-split, --test-data, --synthetic-ratio and --unlabelled go with --data DIR."
+            )
+        if not 0.0 < self.pseudo_threshold <= 1.0 or self.rounds < 0:
+            raise ValueError(
+                f"--pseudo-threshold is a confidence in (0, 1] and --rounds at least 0. Received: "
+                f"{self.pseudo_threshold}, {self.rounds}"
+            )
         if self.val_data and self.val_split:
             raise ValueError("Give --val-data or --val-split, not both.")
         if not 0.0 <= self.synthetic_ratio < 1.0 or round(self.batch_size * self.synthetic_ratio) >= self.batch_size:
@@ -240,7 +264,13 @@ class TrainConfig:
         if self.resume and self.run_name:
             # A resumed run keeps the start it was made with; runs from before
             # "auto" recorded none, and started from scratch.
-            recorded = recorded_start(os.path.join(self.output_dir, self.run_name, STATE_FILE))
+            # An --unlabelled run's start is its first round's.
+            run_dir = os.path.join(self.output_dir, self.run_name)
+            recorded = recorded_start(
+                os.path.join(run_dir, ROUNDS_DIR, "round0", STATE_FILE)
+                if self.unlabelled
+                else os.path.join(run_dir, STATE_FILE)
+            )
             return None if recorded in (None, "none") else recorded
         if self.family != "ctc" or self.data is None or self.arch != "default":
             return None

@@ -23,6 +23,8 @@ from captcha_keras.training.geometry import SYNTHETIC_SIZE
 from captcha_keras.training.geometry import check_time_steps
 from captcha_keras.training.geometry import choose_geometry
 from captcha_keras.training.geometry import image_sizes
+from captcha_keras.training.pseudo import join_folders
+from captcha_keras.training.pseudo import pseudo_folder
 
 
 def source_normalization(model):
@@ -92,6 +94,12 @@ def resolve_inputs(config):
             charset=config.charset,
             strict=config.strict,
         )
+        if config.pseudo_labels is not None:
+            pseudo = pseudo_folder(
+                config.pseudo_labels, config.width, config.height, 1 if config.grayscale else 3, config.keep_aspect
+            )
+            splits.train = join_folders(splits.train, pseudo)
+            print(f"Pseudo-labelled: {len(pseudo.files):,} images of {pseudo.root} join the training images.")
         print(splits.describe())
         warn_about_labels(splits.texts)
     if config.charset is None:

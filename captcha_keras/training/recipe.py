@@ -46,6 +46,10 @@ def train(config):
     """
     from captcha_keras.training.reports import finish_run
 
+    if config.unlabelled:
+        from captcha_keras.training.pseudo import train_with_unlabelled
+
+        return train_with_unlabelled(config, train)
     # First: logical devices and the multi-worker runtime exist only if set
     # up before TensorFlow places anything.
     strategy = make_strategy(config.distribute, config.cpu_replicas)
