@@ -179,6 +179,38 @@ def test_a_bad_file_shows_an_error_and_the_page_keeps_working(page, tmp_path):
     assert card_text(page, "after.png") == "Z3RT"
 
 
+def test_a_reading_below_min_confidence_shows_as_abstained_with_the_reason(page, server, tmp_path):
+    png = captcha_png("K7QX", seed=3)
+    confidence = server.post_files([("k7qx.png", png)])[1]["results"][0]["confidence"]
+    assert confidence < 0.9999
+    # A percent above this reading's confidence, as a person would type it.
+    percent = round((100 * confidence + 100) / 2, 3)
+    assert percent > 100 * confidence
+    expected = server.post_files([("k7qx.png", png)], min_confidence=repr(percent / 100))[1]["results"][0]
+    assert expected["abstained"]
+    page.fill("#min-confidence", str(percent))
+    page.set_input_files("#files", [write(tmp_path, "unsure.png", png)])
+    card = card_of(page, "unsure.png")
+    card.wait_for()
+    assert "abstained" in card.get_attribute("class").split()
+    assert card.locator(".verdict").inner_text() == "Abstained"
+    assert card.locator(".reason").inner_text() == expected["reason"]
+    assert card.locator(".char").count() == 0 and card.locator(".text").count() == 0
+    assert card.locator(".conf").inner_text() == f"confidence {100 * confidence:.1f}%"
+    shot(page, "9-read-abstained")
+    # The history keeps it as an abstention, not as a text.
+    assert page.locator("#history .card.abstained .reason").first.inner_text() == expected["reason"]
+    # Not a percent: said on the page, and nothing is sent.
+    page.fill("#min-confidence", "150")
+    page.set_input_files("#files", [write(tmp_path, "refused.png", png)])
+    assert "percent from 0 to 100" in page.locator("#read-error").inner_text()
+    assert card_of(page, "refused.png").count() == 0
+    # Empty again: every reading shows its text.
+    page.fill("#min-confidence", "")
+    page.set_input_files("#files", [write(tmp_path, "sure.png", png)])
+    assert card_text(page, "sure.png") == "K7QX"
+
+
 def test_names_and_texts_are_inserted_as_text_never_as_html(page, tmp_path):
     name = "<img src=x onerror=alert(1)>.png"
     page.evaluate(
@@ -250,3 +282,35 @@ def test_label_three_images_with_the_keyboard(page, label_dir):
     page.click("#tab-label")
     page.wait_for_selector("#label-image[src]")
     assert current() == third and page.locator("#label-caption").inner_text().startswith("1 of 1 to do")
+
+
+def test_accept_every_reading_above_a_confidence_and_train_now_on_the_label_tab(page, server, label_dir):
+    page.click("#tab-label")
+    preview = page.locator("#accept-preview")
+    page.wait_for_function("() => document.getElementById('accept-preview').innerText.includes('queued readings')")
+    queue = server.request("GET", "/label/queue")[1]["queue"]
+    assert queue, "the folder has images left to label"
+    # Train now with fewer labels than it needs: refused, saying how many.
+    page.click("#train-button")
+    progress = page.locator("#train-progress")
+    page.wait_for_function("() => document.getElementById('train-progress').innerText.includes('at least 10 labels')")
+    assert "failed" in progress.get_attribute("class")
+    # Every reading at or above 0%: all of the queue, with the mistakes the calibration expects.
+    page.fill("#accept-threshold", "0")
+    expected = sum(1 - item["confidence"] for item in queue)
+    text = (
+        f"{len(queue)} of {len(queue)} queued readings are at or above 0%; the calibration expects about {expected:.2f}"
+    )
+    page.wait_for_function("(text) => document.getElementById('accept-preview').innerText.startsWith(text)", arg=text)
+    button = page.locator("#accept-button")
+    assert button.is_enabled() and button.inner_text() == f"Accept {len(queue)} reading{'' if len(queue) == 1 else 's'}"
+    shot(page, "10-label-accept-preview")
+    page.click("#accept-button")
+    page.wait_for_function("() => document.getElementById('label-message').innerText.startsWith('Accepted')")
+    with open(label_dir / "labels.csv", newline="") as f:
+        rows = dict(list(csv.reader(f))[1:])
+    assert all(rows[item["file"]] == item["text"] for item in queue)
+    page.wait_for_function("() => document.getElementById('accept-preview').innerText.startsWith('0 of 0 queued')")
+    assert button.is_disabled()
+    assert page.locator("#label-caption").inner_text().startswith("Every image")
+    assert preview.inner_text().startswith("0 of 0")

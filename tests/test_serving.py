@@ -85,6 +85,69 @@ def test_model_and_allowed_per_request(server):
     assert status == 200 and body["results"][0]["text"] == "2R4L" and body["model"] == "really_simple_captcha"
 
 
+def min_confidence_images():
+    """Images that read with confidences spread out: captchas, pixel noise and a blank page."""
+    from bad_inputs import encode
+    from helpers import noise
+    from PIL import Image
+
+    images = [(f"{t}.png", captcha_png(t, seed)) for seed, t in enumerate(["K7QX", "W2AB", "M9PL", "Z3RT", "0OQ8"])]
+    images.append(("noise.png", encode(Image.fromarray(noise(7, (128, 64))), "PNG")))
+    images.append(("blank.png", encode(Image.new("L", (128, 64), 255), "PNG")))
+    return images
+
+
+def test_min_confidence_abstains_exactly_below_the_threshold(server):
+    images = min_confidence_images()
+    status, plain = server.post_files(images)
+    assert status == 200 and not any("abstained" in r for r in plain["results"])
+    confidences = sorted({r["confidence"] for r in plain["results"]})
+    assert len(confidences) >= 3, confidences
+    # Between two confidences (rounded to 6 digits in the answer): no reading sits on a threshold.
+    thresholds = [0.0] + [(low + high) / 2 for low, high in zip(confidences, confidences[1:])]
+    for threshold in thresholds:
+        for status, body in (
+            server.post_files(images, min_confidence=repr(threshold)),
+            server.post_json(
+                {
+                    "images": [{"b64": base64.b64encode(d).decode(), "name": n} for n, d in images],
+                    "min_confidence": threshold,
+                }
+            ),
+        ):
+            assert status == 200
+            for before, after in zip(plain["results"], body["results"]):
+                assert after["file"] == before["file"] and after["confidence"] == before["confidence"]
+                if before["confidence"] < threshold:
+                    assert (after["text"], after["characters"], after["abstained"]) == (None, [], True)
+                    assert after["reason"].startswith("confidence ")
+                    assert after["reason"].endswith(f"is below min_confidence {threshold:g}")
+                else:
+                    assert "abstained" not in after and "reason" not in after
+                    drop = ("ms",)
+                    assert {k: v for k, v in after.items() if k not in drop} == {
+                        k: v for k, v in before.items() if k not in drop
+                    }
+    # The next request, without it, is not affected by the one before.
+    assert server.post_files(images)[1]["results"][0]["text"] == "K7QX"
+    status, schema = server.request("GET", "/openapi.json")
+    assert '"min_confidence"' in json.dumps(schema["paths"]["/predict"])
+
+
+def test_a_bad_min_confidence_is_a_422_that_says_so(server):
+    png = captcha_png("K7QX", seed=3)
+    for value in ("", "abc", "1.5", "-0.1", "nan", "inf", "90%"):
+        status, body = server.post_files([("a.png", png)], min_confidence=value)
+        assert status == 422 and "`min_confidence` must be a number from 0 to 1" in body["error"]["message"], value
+    encoded = base64.b64encode(png).decode()
+    for value in ("0.9", True, 2, -0.5, [0.9], {"x": 1}):
+        status, body = server.post_json({"images": [encoded], "min_confidence": value})
+        assert status == 422 and "min_confidence" in body["error"]["message"], value
+    # null is the same as leaving it out.
+    status, body = server.post_json({"images": [encoded], "min_confidence": None})
+    assert status == 200 and body["results"][0]["text"] == "K7QX"
+
+
 def test_errors_are_json_with_the_right_status(server):
     png = captcha_png()
     status, body = server.post_files([("a.png", png)], model="nope")

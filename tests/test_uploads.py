@@ -198,3 +198,56 @@ def test_too_many_parts_are_refused_at_the_first_one_too_many():
     error = refused(413, parse_multipart, body, b"b", 8)
     assert error.extra == {"max_images": 8}
     assert len(parse_multipart(part("files", b"x") * 8 + b"--b--\r\n", b"b", 8).uploads) == 8
+
+
+# ---------------------------------------------------------------- min_confidence
+
+
+@pytest.mark.parametrize("text, expected", [("0", 0.0), ("1", 1.0), ("0.95", 0.95), (" 0.5 ", 0.5), ("1e-1", 0.1)])
+def test_min_confidence_is_a_form_field_of_a_number_from_0_to_1(text, expected):
+    body = part("files", b"x", "a.png") + part("min_confidence", text.encode()) + b"--b--\r\n"
+    request = parse_multipart(body, b"b", max_images=8)
+    assert request.min_confidence == expected and isinstance(request.min_confidence, float)
+    assert parse_multipart(part("files", b"x", "a.png") + b"--b--\r\n", b"b", 8).min_confidence is None
+
+
+@pytest.mark.parametrize("value, expected", [(0, 0.0), (1, 1.0), (0.99, 0.99), (None, None)])
+def test_min_confidence_is_a_json_number_from_0_to_1(value, expected):
+    request = parse_json(json.dumps({"images": ["aGk="], "min_confidence": value}).encode(), 8)
+    assert request.min_confidence == expected
+
+
+@pytest.mark.parametrize("text", ["", "abc", "1.5", "-0.1", "nan", "inf", "90%", "0,9"])
+def test_a_min_confidence_field_that_is_not_a_number_from_0_to_1_is_a_422(text):
+    body = part("files", b"x", "a.png") + part("min_confidence", text.encode()) + b"--b--\r\n"
+    error = refused(422, parse_multipart, body, b"b", 8)
+    assert error.message == f"`min_confidence` must be a number from 0 to 1 (0.9 for 90%). Received: {text!r}."
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (b'{"images": ["aGk="], "min_confidence": "0.9"}', "must be a JSON number from 0 to 1. Received: '0.9'."),
+        (b'{"images": ["aGk="], "min_confidence": true}', "Received: True."),
+        (b'{"images": ["aGk="], "min_confidence": 2}', "Received: 2."),
+        (b'{"images": ["aGk="], "min_confidence": -0.5}', "Received: -0.5."),
+        (b'{"images": ["aGk="], "min_confidence": NaN}', "Received: nan."),
+        (b'{"images": ["aGk="], "min_confidence": [0.9]}', "Received: [0.9]."),
+        (b'{"images": ["aGk="], "min_confidence": "' + b"9" * 500 + b'"}', "Received: '99999"),
+    ],
+)
+def test_a_json_min_confidence_that_is_not_a_number_from_0_to_1_is_a_422(body, message):
+    error = refused(422, parse_json, body, 8)
+    assert message in error.message and len(error.message) < 200
+
+
+def test_min_confidence_given_twice_is_a_422_and_the_known_fields_are_named():
+    twice = part("min_confidence", b"0.5") + part("min_confidence", b"0.6") + b"--b--\r\n"
+    assert "'min_confidence' is given twice" in refused(422, parse_multipart, twice, b"b", 8).message
+    unknown = part("colour", b"red") + b"--b--\r\n"
+    assert refused(422, parse_multipart, unknown, b"b", 8).message.endswith(
+        "expected files, model, allowed, min_confidence."
+    )
+    assert refused(422, parse_json, b'{"images": [], "colour": 1}', 8).message.endswith(
+        "expected images, model, allowed, min_confidence."
+    )

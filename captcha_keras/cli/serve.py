@@ -4,6 +4,7 @@
     python scripts/serve.py --model ctc_default --port 8080
     python scripts/serve.py --host 0.0.0.0 --api-key SECRET  # beyond this machine: a key is required
     python scripts/serve.py --label-dir data/mine            # label your own captchas at http://127.0.0.1:8000/
+    python scripts/serve.py --label-dir data/mine --label-train-minutes 10   # "Train now" trains 10 minutes
 
     curl -F files=@captcha.png http://127.0.0.1:8000/predict
 
@@ -13,6 +14,7 @@ The page is at /, the OpenAPI description at /docs.
 import argparse
 import logging
 import os
+import shlex
 import sys
 
 from captcha_keras.cli.flags import HelpFormatter
@@ -71,6 +73,31 @@ def parse_args(argv=None):
         "--label-dir", help="a folder of unlabelled captchas to label on the page (labels go to DIR/labels.csv)"
     )
     p.add_argument("--label-model", help="the model whose readings pre-fill the labels (default: the default model)")
+    p.add_argument(
+        "--label-runs-dir",
+        default=d.label_runs_dir,
+        help="where the page's Train now writes its runs and logs (default: DIR/.captcha_keras_runs)",
+    )
+    p.add_argument(
+        "--label-train-minutes",
+        type=float,
+        default=d.label_train_minutes,
+        help="--max-minutes of a Train now fine-tune",
+    )
+    p.add_argument(
+        "--label-train-flags",
+        type=shlex.split,
+        default=[],
+        metavar="'FLAGS'",
+        help="more flags of the trainer for Train now, in one quoted string after '=': "
+        "--label-train-flags='--steps 20 --batch-size 32' (default: none)",
+    )
+    p.add_argument(
+        "--label-min-labels",
+        type=int,
+        default=d.label_min_labels,
+        help="labels Train now needs before it starts",
+    )
     p.add_argument(
         "--cors-origin",
         dest="cors_origins",

@@ -1,7 +1,9 @@
 """`create_app(settings)`: the FastAPI app of the service.
 
     POST /predict         images (multipart `files`, or JSON `{"images": [base64, ...]}`), optional
-                          `model` and `allowed`: per image its text, confidence, characters, ms
+                          `model`, `allowed` and `min_confidence`: per image its text, calibrated
+                          confidence, characters, ms; below `min_confidence` the reading abstains
+                          (text null, `abstained`, `reason`)
     GET  /models          the loaded models: family, charset, input size, lengths, shipped scores
     POST /models/reload   load runs added to --models-dir since start-up
     GET  /health          liveness and the loaded models
@@ -9,6 +11,11 @@
     GET  /                the web page: read captchas, and label a folder (static/)
     GET  /label/status, /label/queue, /label/image/NAME; POST /label
                           labelling the --label-dir folder (`labelling.py`)
+    GET  /label/accept-preview?min_confidence=X; POST /label/accept
+                          accept every queued reading at or above X, with the mistakes expected
+    GET, POST /label/train
+                          "Train now": fine-tune the labelling model on the labels in a background
+                          process, then label with the new run (`background_training.py`)
 
 The models load once, when the app starts (lifespan). Image decoding, the
 models and decoding run in a bounded pool of worker threads, never on the
@@ -35,6 +42,7 @@ from captcha_keras import __version__
 from captcha_keras.images import ImageError
 from captcha_keras.images import ImageTooLarge
 from captcha_keras.serving import errors
+from captcha_keras.serving.background_training import BackgroundTraining
 from captcha_keras.serving.batching import Batcher
 from captcha_keras.serving.errors import ApiError
 from captcha_keras.serving.labelling import LabelSession
@@ -42,6 +50,7 @@ from captcha_keras.serving.limits import BodyLimit
 from captcha_keras.serving.registry import ModelRegistry
 from captcha_keras.serving.settings import API_KEY_HEADER
 from captcha_keras.serving.uploads import parse_json_body
+from captcha_keras.serving.uploads import parse_min_confidence
 from captcha_keras.serving.uploads import parse_request
 
 LOG = logging.getLogger("captcha_keras.serving")
@@ -53,6 +62,13 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 
+MIN_CONFIDENCE_SCHEMA = {
+    "type": "number",
+    "minimum": 0,
+    "maximum": 1,
+    "description": "calibrated confidence below which a reading abstains: its text is null, "
+    "`abstained` true and `reason` says why",
+}
 PREDICT_BODY = {
     "required": True,
     "content": {
@@ -63,6 +79,7 @@ PREDICT_BODY = {
                     "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
                     "model": {"type": "string"},
                     "allowed": {"type": "string", "description": "characters a reading may use"},
+                    "min_confidence": MIN_CONFIDENCE_SCHEMA,
                 },
                 "required": ["files"],
             }
@@ -74,6 +91,7 @@ PREDICT_BODY = {
                     "images": {"type": "array", "items": {"type": "string", "format": "byte"}},
                     "model": {"type": "string"},
                     "allowed": {"type": "string"},
+                    "min_confidence": MIN_CONFIDENCE_SCHEMA,
                 },
                 "required": ["images"],
             }
@@ -128,6 +146,19 @@ def create_app(settings, registry=None):
     )
     batchers = {}
     session = LabelSession(settings.label_dir) if settings.label_dir else None
+    training = (
+        BackgroundTraining(
+            session,
+            settings.label_runs_dir or os.path.join(settings.label_dir, ".captcha_keras_runs"),
+            # Each run in its SavedModel: a fine-tune writes no other export, whatever --format serves.
+            lambda path: registry.open(path, format=None),
+            max_minutes=settings.label_train_minutes,
+            extra_flags=settings.label_train_flags,
+            min_labels=settings.label_min_labels,
+        )
+        if session is not None
+        else None
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -156,6 +187,8 @@ def create_app(settings, registry=None):
                 len(session.labels),
             )
         yield
+        if training is not None:
+            training.stop()
         for batcher in batchers.values():
             await batcher.close()
         executor.shutdown(wait=False, cancel_futures=True)
@@ -213,7 +246,9 @@ def create_app(settings, registry=None):
             status = statuses.pop() if len(statuses) == 1 else 400
             raise ApiError(status, "No image of the request could be read.", results=results)
         outputs = await batcher_of(name, reader).run(np.stack([arrays[i] for i in good]))
-        readings = await loop.run_in_executor(executor, reader.decode, outputs, parsed.allowed)
+        readings = await loop.run_in_executor(
+            executor, reader.decode, outputs, parsed.allowed, None, parsed.min_confidence
+        )
         ms = round((time.perf_counter() - started) * 1000, 2)
         for i, reading in zip(good, readings):
             results[i] = {"file": parsed.uploads[i].name, **reading.to_dict(), "model": name, "ms": ms}
@@ -267,6 +302,48 @@ def create_app(settings, registry=None):
         return await asyncio.get_running_loop().run_in_executor(
             executor, current.save, payload["file"], payload["label"]
         )
+
+    @app.get(
+        "/label/accept-preview",
+        dependencies=[Depends(require_key)],
+        summary="How many queued readings a threshold accepts, and the mistakes expected among them",
+    )
+    async def label_accept_preview(request: Request):
+        current = label_session()
+        if set(request.query_params) != {"min_confidence"}:
+            raise ApiError(422, "Ask with ?min_confidence=X, a number from 0 to 1 (0.99 for 99%).")
+        threshold = parse_min_confidence(request.query_params["min_confidence"])
+        return current.accept_preview(threshold)
+
+    @app.post("/label/accept", dependencies=[Depends(require_key)], summary="Accept every reading at or above X")
+    async def label_accept(request: Request):
+        current = label_session()
+        payload = parse_json_body(await request.body())
+        # A number, and nothing else: null here would accept nothing or everything, and a person means neither.
+        if (
+            not isinstance(payload, dict)
+            or set(payload) != {"min_confidence"}
+            or isinstance(payload["min_confidence"], (str, type(None)))
+        ):
+            raise ApiError(422, 'Send {"min_confidence": X}, X a JSON number from 0 to 1 (0.99 for 99%).')
+        threshold = parse_min_confidence(payload["min_confidence"])
+        return await asyncio.get_running_loop().run_in_executor(executor, current.accept, threshold)
+
+    @app.get("/label/train", dependencies=[Depends(require_key)], summary="The background training's progress")
+    async def label_train_status():
+        label_session()
+        return training.status()
+
+    @app.post(
+        "/label/train",
+        dependencies=[Depends(require_key)],
+        status_code=202,
+        summary="Fine-tune the labelling model on the labels so far, in the background",
+    )
+    async def label_train():
+        label_session()
+        # Starting a process takes milliseconds, but a fork of a large process is not the event loop's to wait on.
+        return await asyncio.get_running_loop().run_in_executor(executor, training.start)
 
     @app.get("/", include_in_schema=False)
     async def page():

@@ -2,8 +2,9 @@
 
 Every error body is `{"error": {"status": N, "message": "...", ...}}`: 400 a
 bad image or field, 401 a missing or wrong API key, 404 an unknown model or
-path, 405 a wrong method, 413 too large, 415 a body that is neither
-multipart nor JSON, 422 a malformed request, 503 busy.
+path, 405 a wrong method, 409 a training that cannot start now, 413 too
+large, 415 a body that is neither multipart nor JSON, 422 a malformed
+request, 503 busy.
 """
 
 import logging

@@ -8,6 +8,12 @@ a temporary file and moved over the old one, so a crash never leaves half a
 file, and rows keep their order with new ones appended. No image is ever
 renamed, moved or deleted. A restart reads `labels.csv` back and goes on
 where it stopped.
+
+Confidences are calibrated (`Reader`), so "accept every reading at or above
+X" can say beforehand how many mistakes it lets in: a reading of confidence
+c is wrong with probability 1 - c, and the expected number of mistakes
+among the accepted readings is the sum of 1 - c over them
+(`accept_preview`). `accept` writes them all in one rewrite of `labels.csv`.
 """
 
 import csv
@@ -109,14 +115,8 @@ class LabelSession:
             raise ApiError(404, f"{name!r} is not an image of the label folder.")
         return os.path.join(self.folder, name)
 
-    def save(self, name, label):
-        """Records `label` for image `name` and writes `labels.csv` atomically.
-
-        Raises:
-            ApiError: 404 an unknown image; 400 an empty label, or characters
-                outside the model's charset.
-        """
-        self.image_path(name)
+    def check_label(self, label):
+        """Raises a 400 `ApiError` unless `label` is a line of text in the model's charset."""
         if not isinstance(label, str) or not label.strip() or label != label.strip() or "\n" in label:
             raise ApiError(400, "A label is a non-empty line of text without outer spaces.")
         charset = self.model.charset.characters if self.model else None
@@ -125,12 +125,75 @@ class LabelSession:
                 400,
                 f"The label {label!r} uses {characters_outside(label, charset)!r}, outside the charset {charset!r}.",
             )
+
+    def save(self, name, label):
+        """Records `label` for image `name` and writes `labels.csv` atomically.
+
+        Raises:
+            ApiError: 404 an unknown image; 400 an empty label, or characters
+                outside the model's charset.
+        """
+        self.image_path(name)
+        self.check_label(label)
         with self._lock:
             labels = dict(self.labels)
             labels[name] = label
             write_labels(self.path, labels)
             self.labels = labels
         return self.status()
+
+    def acceptable(self, min_confidence):
+        """The queued images whose reading is at least `min_confidence` confident: `(file, text, confidence)`,
+        least confident first (the queue's order)."""
+        return [
+            (item["file"], item["text"], item["confidence"])
+            for item in self.queue()
+            if item["text"] and item["confidence"] is not None and item["confidence"] >= min_confidence
+        ]
+
+    def accept_preview(self, min_confidence):
+        """What `accept(min_confidence)` would do: how many readings it would write as labels, and how many
+        of them the calibration expects to be wrong.
+
+        Example:
+
+        >>> session.accept_preview(0.99)
+        {'min_confidence': 0.99, 'count': 212, 'expected_mistakes': 0.31, 'queued': 300}
+        """
+        items = self.acceptable(min_confidence)
+        return {
+            "min_confidence": min_confidence,
+            "count": len(items),
+            "expected_mistakes": _expected_mistakes(items),
+            "queued": len(self.queue()),
+        }
+
+    def accept(self, min_confidence):
+        """Writes every queued reading at least `min_confidence` confident as its image's label, in one
+        atomic rewrite of `labels.csv`; returns what was accepted and the new `status()`."""
+        with self._lock:
+            # Chosen under the lock: a label saved meanwhile is neither overwritten nor lost.
+            items = self.acceptable(min_confidence)
+            for _, text, _ in items:
+                self.check_label(text)
+            if items:
+                labels = dict(self.labels)
+                labels.update((name, text) for name, text, _ in items)
+                write_labels(self.path, labels)
+                self.labels = labels
+        return {
+            "min_confidence": min_confidence,
+            "accepted": len(items),
+            "expected_mistakes": _expected_mistakes(items),
+            "files": [name for name, _, _ in items],
+            "status": self.status(),
+        }
+
+
+def _expected_mistakes(items):
+    """The sum of 1 - confidence over `(file, text, confidence)` items: the mistakes a calibrated model
+    expects among them."""
+    return sum(1.0 - confidence for _, _, confidence in items)
 
 
 def write_labels(path, labels):

@@ -56,10 +56,7 @@ class ModelRegistry:
                 continue
             try:
                 path = find_run(name) if self.models_dir is None else os.path.join(self.models_dir, name)
-                reader = Reader(path, **self.reader_options)
-                # The first call traces the model's function (hundreds of ms): not a client's wait.
-                c = reader.config
-                reader.forward(np.zeros((1, c.height, c.width, c.channels), dtype="uint8"))
+                reader = self.open(path)
             except Exception as error:  # a broken run folder must not take the service down
                 self.failed = {**self.failed, name: f"{type(error).__name__}: {error}"}
                 continue
@@ -68,6 +65,14 @@ class ModelRegistry:
             self.readers = {**self.readers, name: reader}
             added.append(name)
         return added
+
+    def open(self, path, **overrides):
+        """A warm `Reader` of the run folder `path`, with this registry's options (and `overrides`)."""
+        reader = Reader(path, **{**self.reader_options, **overrides})
+        # The first call traces the model's function (hundreds of ms): not a client's wait.
+        c = reader.config
+        reader.forward(np.zeros((1, c.height, c.width, c.channels), dtype="uint8"))
+        return reader
 
     @property
     def default(self):

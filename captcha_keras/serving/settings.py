@@ -40,6 +40,12 @@ class ServeSettings:
             None: each run's SavedModel, else its first export.
         label_dir: str or None. A folder of unlabelled images to label on the page.
         label_model: str or None. The model that pre-fills the labels; None: the default.
+        label_runs_dir: str or None. Where "Train now" writes its runs and logs;
+            None: `label_dir/.captcha_keras_runs` (not an image of the folder).
+        label_train_minutes: float. `--max-minutes` of a "Train now" fine-tune. Defaults to 5.
+        label_train_flags: list of str. More flags of the trainer (`train_ctc.py`'s),
+            after the service's own, so they win. Defaults to none.
+        label_min_labels: int. Labels "Train now" needs before it starts. Defaults to 10.
     """
 
     host: str = "127.0.0.1"
@@ -60,9 +66,21 @@ class ServeSettings:
     format: str = None
     label_dir: str = None
     label_model: str = None
+    label_runs_dir: str = None
+    label_train_minutes: float = 5.0
+    label_train_flags: list = dataclasses.field(default_factory=list)
+    label_min_labels: int = 10
 
     def __post_init__(self):
-        for name in ("max_request_bytes", "max_images", "max_pixels", "workers", "max_batch", "max_pending"):
+        for name in (
+            "max_request_bytes",
+            "max_images",
+            "max_pixels",
+            "workers",
+            "max_batch",
+            "max_pending",
+            "label_min_labels",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
@@ -70,6 +88,11 @@ class ServeSettings:
             raise ValueError(
                 f"max_pending ({self.max_pending}) must be at least max_images ({self.max_images}): "
                 "a request of the largest allowed size would always be refused as busy."
+            )
+        minutes = self.label_train_minutes
+        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not 0 < minutes < float("inf"):
+            raise ValueError(
+                f"label_train_minutes must be a positive number. Received: label_train_minutes={minutes!r}"
             )
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be in 0-65535. Received: port={self.port}")

@@ -14,10 +14,14 @@ import json
 from python_multipart.multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
 
+from captcha_keras.inference.readings import check_min_confidence
 from captcha_keras.serving.errors import ApiError
 
 FILE_FIELDS = ("files", "file")
 TEXT_FIELDS = ("model", "allowed")
+# Fields that hold a number: a JSON number, or a multipart field's text that parses as one.
+NUMBER_FIELDS = ("min_confidence",)
+FORM_FIELDS = TEXT_FIELDS + NUMBER_FIELDS
 
 
 @dataclasses.dataclass
@@ -31,11 +35,13 @@ class Upload:
 
 @dataclasses.dataclass
 class PredictRequest:
-    """What a `/predict` request asks: images, and optionally a model and allowed characters."""
+    """What a `/predict` request asks: images, and optionally a model, allowed characters and the
+    confidence below which a reading abstains."""
 
     uploads: list
     model: str = None
     allowed: str = None
+    min_confidence: float = None
 
 
 def parse_request(content_type, body, max_images):
@@ -75,16 +81,51 @@ def parse_json_body(body):
         raise ApiError(422, f"The body is not valid JSON ({type(error).__name__}: {str(error)[:200]}).") from None
 
 
+def parse_min_confidence(value):
+    """`min_confidence` of a request as a float in [0, 1] (None stays None); 422 for anything else.
+
+    Args:
+        value: None, a JSON number, or the text of a form field (`"0.9"`).
+
+    Example:
+
+    >>> parse_min_confidence("0.95")
+    0.95
+    """
+    if value is None:
+        return None
+    number = value
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = value
+    try:
+        check_min_confidence(number)
+    except ValueError:
+        raise ApiError(
+            422, f"`min_confidence` must be a number from 0 to 1 (0.9 for 90%). Received: {_shown(value)}."
+        ) from None
+    return float(number)
+
+
+def _shown(value):
+    """A client's value in an error message, cut short: a huge string must not come back whole."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def parse_json(body, max_images):
-    """`{"images": [base64 or {"b64": ..., "name": ...}, ...], "model": ..., "allowed": ...}`."""
+    """`{"images": [base64 or {"b64": ..., "name": ...}, ...], "model": ..., "allowed": ...,
+    "min_confidence": ...}`."""
     payload = parse_json_body(body)
     if not isinstance(payload, dict):
         raise ApiError(
             422, f"The JSON body must be an object with an `images` list. Received: {type(payload).__name__}."
         )
-    unknown = sorted(set(payload) - {"images", *TEXT_FIELDS})
+    unknown = sorted(set(payload) - {"images", *FORM_FIELDS})
     if unknown:
-        raise ApiError(422, f"Unknown JSON fields {unknown}; expected images, model, allowed.")
+        raise ApiError(422, f"Unknown JSON fields {unknown}; expected images, {', '.join(FORM_FIELDS)}.")
     images = payload.get("images")
     if not isinstance(images, list):
         raise ApiError(422, f"`images` must be a list of base64 strings. Received: {type(images).__name__}.")
@@ -93,6 +134,11 @@ def parse_json(body, max_images):
     for field in TEXT_FIELDS:
         if payload.get(field) is not None and not isinstance(payload[field], str):
             raise ApiError(422, f"`{field}` must be a string. Received: {type(payload[field]).__name__}.")
+    # A JSON number only: "0.9" in quotes is refused (by the check) rather than guessed at.
+    min_confidence = payload.get("min_confidence")
+    if isinstance(min_confidence, str):
+        raise ApiError(422, f"`min_confidence` must be a JSON number from 0 to 1. Received: {_shown(min_confidence)}.")
+    min_confidence = parse_min_confidence(min_confidence)
     uploads = []
     for index, item in enumerate(images):
         name = f"image-{index}"
@@ -104,7 +150,7 @@ def parse_json(body, max_images):
                 422, f'images[{index}] must be a base64 string or {{"b64": ...}}. Received: {type(item).__name__}.'
             )
         uploads.append(_decode_base64(name, item))
-    return PredictRequest(uploads, payload.get("model"), payload.get("allowed"))
+    return PredictRequest(uploads, payload.get("model"), payload.get("allowed"), min_confidence)
 
 
 def _decode_base64(name, text):
@@ -118,7 +164,7 @@ def _decode_base64(name, text):
 
 
 def parse_multipart(body, boundary, max_images):
-    """Multipart parts: `files` (or `file`) uploads, and `model` / `allowed` fields.
+    """Multipart parts: `files` (or `file`) uploads, and `model` / `allowed` / `min_confidence` fields.
 
     Parts are checked as each one ends, so that a body of a million tiny
     parts is refused at the first one too many, not after it is all parsed.
@@ -156,16 +202,17 @@ def parse_multipart(body, boundary, max_images):
                 raise _too_many(max_images)
             filename = options.get(b"filename", b"").decode("utf-8", errors="replace")
             request.uploads.append(Upload(filename or f"image-{len(request.uploads)}", bytes(current["data"])))
-        elif field in TEXT_FIELDS:
+        elif field in FORM_FIELDS:
             if field in seen_fields:
                 raise ApiError(422, f"The form field {field!r} is given twice.")
             seen_fields.add(field)
             try:
-                setattr(request, field, bytes(current["data"]).decode("utf-8"))
+                text = bytes(current["data"]).decode("utf-8")
             except UnicodeDecodeError:
                 raise ApiError(422, f"`{field}` is not UTF-8 text.") from None
+            setattr(request, field, parse_min_confidence(text) if field in NUMBER_FIELDS else text)
         else:
-            raise ApiError(422, f"Unknown form field {field!r}; expected files, model, allowed.")
+            raise ApiError(422, f"Unknown form field {field!r}; expected files, {', '.join(FORM_FIELDS)}.")
 
     callbacks = dict(
         on_part_begin=on_part_begin,

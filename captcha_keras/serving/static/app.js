@@ -7,6 +7,9 @@
 const LOW_CONFIDENCE = 0.9;
 const HISTORY_KEY = "captcha-keras-history";
 const HISTORY_LIMIT = 60;
+const MIN_CONFIDENCE_KEY = "captcha-keras-min-confidence";
+// How often the page asks how a training goes, while one runs.
+const TRAIN_POLL_MS = 1000;
 
 const $ = (id) => document.getElementById(id);
 let models = [];
@@ -105,6 +108,14 @@ function card(name, imageUrl, result) {
     item.append(element("div", "card-error", result.error.message));
     return item;
   }
+  if (result.abstained) {
+    // No text to show: a withheld reading must not look like one.
+    item.classList.add("abstained");
+    item.append(element("div", "verdict", "Abstained"));
+    item.append(element("div", "reason", result.reason || "below the minimum confidence"));
+    item.append(element("div", "conf", `confidence ${percent(result.confidence)}`));
+    return item;
+  }
   if (result.confidence < LOW_CONFIDENCE) item.classList.add("low");
   item.append(characterSpans(result));
   item.append(element("div", "conf", `confidence ${percent(result.confidence)}`
@@ -127,13 +138,30 @@ async function thumbnail(file) {
   }
 }
 
+function percentInput(input) {
+  // A percent field as a fraction: null when empty, NaN when not a percent from 0 to 100.
+  const text = input.value.trim();
+  if (!text && input.validity.valid) return null;
+  const value = Number(text);
+  if (!text || !Number.isFinite(value) || value < 0 || value > 100) return NaN;
+  // 99.9 / 100 is 0.9990000000000001 in floating point: send the number a person typed.
+  return Number((value / 100).toPrecision(12));
+}
+
 async function readFiles(files) {
   files = Array.from(files).filter((f) => f instanceof File);
   if (!files.length) return;
   $("read-error").hidden = true;
+  const minConfidence = percentInput($("min-confidence"));
+  if (Number.isNaN(minConfidence)) {
+    $("read-error").textContent = "Min confidence is a percent from 0 to 100, or empty for none.";
+    $("read-error").hidden = false;
+    return;
+  }
   const form = new FormData();
   for (const file of files) form.append("files", file, file.name || "pasted.png");
   form.append("model", $("model").value);
+  if (minConfidence !== null) form.append("min_confidence", String(minConfidence));
   let results;
   try {
     results = (await api("/predict", { method: "POST", body: form })).results;
@@ -152,7 +180,8 @@ async function readFiles(files) {
     list.prepend(card(files[i].name || "pasted.png", URL.createObjectURL(files[i]), result));
     if (!result.error) {
       addHistory({ file: files[i].name || "pasted.png", text: result.text, confidence: result.confidence,
-        model: result.model, characters: result.characters, thumb: await thumbnail(files[i]), at: Date.now() });
+        model: result.model, characters: result.characters, abstained: result.abstained, reason: result.reason,
+        thumb: await thumbnail(files[i]), at: Date.now() });
     }
   }
   const failed = results.filter((r) => r.error).length;
@@ -253,6 +282,8 @@ async function loadLabelling() {
   labelling.queue = (await api("/label/queue")).queue;
   labelling.index = 0;
   showLabelItem();
+  previewAccept();
+  refreshTraining();
 }
 
 function message(text, kind) {
@@ -281,6 +312,137 @@ async function saveLabel() {
   showProgress();
   labelling.index += 1;
   showLabelItem();
+  previewAccept();
+}
+
+// ---------------------------------------------------------------- accepting many readings at once
+
+let previewAsked = 0;
+
+async function previewAccept() {
+  // Answers can arrive out of order while a person types: only the latest question's answer is shown.
+  const asked = ++previewAsked;
+  const button = $("accept-button");
+  const threshold = percentInput($("accept-threshold"));
+  if (threshold === null || Number.isNaN(threshold)) {
+    button.disabled = true;
+    $("accept-preview").textContent = "Give a percent from 0 to 100.";
+    return;
+  }
+  let preview;
+  try {
+    preview = await api(`/label/accept-preview?min_confidence=${encodeURIComponent(threshold)}`);
+  } catch (error) {
+    if (asked !== previewAsked) return;
+    button.disabled = true;
+    $("accept-preview").textContent = error.message;
+    return;
+  }
+  if (asked !== previewAsked) return;
+  button.disabled = preview.count === 0;
+  button.textContent = `Accept ${preview.count} reading${preview.count === 1 ? "" : "s"}`;
+  $("accept-preview").textContent = `${preview.count} of ${preview.queued} queued readings are at or above `
+    + `${percentNumber(threshold)}; the calibration expects about ${preview.expected_mistakes.toFixed(2)} `
+    + `mistake${preview.expected_mistakes.toFixed(2) === "1.00" ? "" : "s"} among them.`;
+}
+
+function percentNumber(fraction) {
+  return `${Number((100 * fraction).toPrecision(12))}%`;
+}
+
+async function acceptAll() {
+  const threshold = percentInput($("accept-threshold"));
+  if (threshold === null || Number.isNaN(threshold)) return;
+  let answer;
+  try {
+    answer = await api("/label/accept", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ min_confidence: threshold }) });
+  } catch (error) {
+    message(error.message, "refused");
+    return;
+  }
+  labelling.status = answer.status;
+  await loadLabelling();
+  message(`Accepted ${answer.accepted} reading${answer.accepted === 1 ? "" : "s"} at or above `
+    + `${percentNumber(threshold)} as labels (about ${answer.expected_mistakes.toFixed(2)} mistakes expected).`,
+  "saved");
+}
+
+// ---------------------------------------------------------------- training on the labels
+
+const training = { state: null, timer: null, asking: false };
+
+function describeTraining(t) {
+  if (t.state === "running") {
+    const where = t.epochs ? `epoch ${t.epochs}, ${t.minutes.toFixed(1)} of ${t.max_minutes} minutes`
+      : `${t.elapsed_minutes.toFixed(1)} minutes in`;
+    return `Training ${t.run} from ${t.from} on ${t.labels} labels: ${t.stage}, ${where}.`;
+  }
+  if (t.state === "finished") {
+    const accuracy = t.val_seq_acc === undefined || t.val_seq_acc === null ? ""
+      : `, validation accuracy ${percent(t.val_seq_acc)}`;
+    return `Trained ${t.run} on ${t.labels} labels in ${t.total_minutes.toFixed(1)} minutes `
+      + `(${t.epochs} epochs${accuracy}). ${t.message} The queue was read again with it.`;
+  }
+  if (t.state === "failed") return `Training ${t.run} failed: ${t.message} The model ${t.model} goes on labelling.`;
+  return "";
+}
+
+function showTraining(t) {
+  const running = t.state === "running";
+  $("train-button").disabled = running;
+  $("train-bar").hidden = !running;
+  if (running) {
+    // Time is what bounds a short fine-tune, so it is the progress shown.
+    const minutes = Math.max(t.minutes || 0, t.elapsed_minutes || 0);
+    $("train-bar").value = Math.min(1, minutes / t.max_minutes);
+  }
+  const progress = $("train-progress");
+  progress.textContent = describeTraining(t);
+  progress.className = `progress ${t.state}`;
+  const log = $("train-log");
+  log.hidden = t.state !== "failed";
+  log.textContent = t.state === "failed" ? (t.log_tail || []).join("\n") : "";
+}
+
+async function refreshTraining() {
+  // One question at a time: the answer in flight schedules the next one.
+  if (training.asking) return;
+  clearTimeout(training.timer);
+  training.asking = true;
+  let t;
+  try {
+    t = await api("/label/train");
+  } catch (error) {
+    $("train-progress").textContent = `Could not ask how the training goes: ${error.message}`;
+    return;
+  } finally {
+    training.asking = false;
+  }
+  const was = training.state;
+  training.state = t.state;
+  showTraining(t);
+  if (t.state === "running") {
+    training.timer = setTimeout(refreshTraining, TRAIN_POLL_MS);
+  } else if (was === "running" && t.state === "finished") {
+    // The new model read the folder again: its queue, in its order.
+    await loadLabelling();
+  }
+}
+
+async function startTraining() {
+  let t;
+  try {
+    t = await api("/label/train", { method: "POST" });
+  } catch (error) {
+    const progress = $("train-progress");
+    progress.textContent = error.message;
+    progress.className = "progress failed";
+    return;
+  }
+  training.state = t.state;
+  showTraining(t);
+  training.timer = setTimeout(refreshTraining, TRAIN_POLL_MS);
 }
 
 function move(step) {
@@ -376,6 +538,15 @@ function wire() {
     saveLabel();
   });
   $("label-text").addEventListener("beforeinput", refuseOutsideCharset);
+  $("accept-threshold").addEventListener("input", previewAccept);
+  $("accept-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    acceptAll();
+  });
+  $("train-button").addEventListener("click", startTraining);
+  const minConfidence = $("min-confidence");
+  minConfidence.value = localStorage.getItem(MIN_CONFIDENCE_KEY) || "";
+  minConfidence.addEventListener("change", () => localStorage.setItem(MIN_CONFIDENCE_KEY, minConfidence.value));
   $("label-back").addEventListener("click", () => move(-1));
   $("label-skip").addEventListener("click", () => move(1));
   $("panel-label").addEventListener("keydown", (event) => {
