@@ -6,7 +6,8 @@
 
 For each RUN=DATA (a folder run of benchmarks/real_captchas.sh and its
 `--data` folder, whose seeded validation split heldout.txt lists; its
-`--test-data` is in its metrics.json), reads the
+`--test-data` is in its metrics.json; or RUN=synthetic for a synthetic run:
+its validation stream and `--samples` of its test stream, seed 0), reads the
 validation images and the test images once with the run's model, then
 scores the test images' confidences under each way of computing them:
 
@@ -50,18 +51,37 @@ def outputs_of(reader, images, batch_size=256):
     )
 
 
-def compare(run_dir, train_root):
-    reader = Reader(run_dir)
+def folder_sets(reader, run_dir, train_root):
+    """`(validation, test)` `(images, texts)` of a folder run: its heldout.txt of `train_root`, its --test-data."""
     c = reader.config
     read = dict(width=c.width, height=c.height, channels=c.channels, keep_aspect=c.keep_aspect, progress=None)
     with open(os.path.join(run_dir, HELDOUT_FILE)) as f:
         held = {line.strip() for line in f if line.strip()}
     with open(os.path.join(run_dir, "metrics.json")) as f:
         test_root = json.load(f)["data"]
-    validation = read_folder(train_root, only=held, **read)
-    test = read_folder(test_root, **read)
+    validation, test = read_folder(train_root, only=held, **read), read_folder(test_root, **read)
+    return (validation.images, validation.texts), (test.images, test.texts)
+
+
+def synthetic_sets(reader, samples):
+    """`(validation, test)` of a synthetic run: 2,000 captchas of its validation stream (seed 0, the run's own)
+    and `samples` of its test stream (seed 0, the test set of the shipped models' metrics.json)."""
+    from captcha_keras.data.synthetic import draw_test_set
+
+    return draw_test_set(reader.config, 2000, 0, stream="validation"), draw_test_set(reader.config, samples, 0)
+
+
+def compare(run_dir, train_root, samples=10000):
+    reader = Reader(run_dir)
+    c = reader.config
+    if train_root == "synthetic":
+        (val_images, val_texts), (test_images, test_texts) = synthetic_sets(reader, samples)
+    else:
+        (val_images, val_texts), (test_images, test_texts) = folder_sets(reader, run_dir, train_root)
+    validation = argparse.Namespace(texts=val_texts)
+    test = argparse.Namespace(texts=test_texts)
     charset, lengths = reader.charset, (c.min_length, c.max_length)
-    val_out, test_out = outputs_of(reader, validation.images), outputs_of(reader, test.images)
+    val_out, test_out = outputs_of(reader, val_images), outputs_of(reader, test_images)
     decoded = decode_outputs(test_out, c.family, charset, lengths=lengths)
     texts = [t for t, _ in decoded]
     correct = np.array([t == p for t, p in zip(test.texts, texts)])
@@ -92,13 +112,14 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("runs", nargs="+", help="RUN=DATA: a run folder of a --data run with --test-data, and its --data")
     p.add_argument("--out", default=OUT)
+    p.add_argument("--samples", type=int, default=10000, help="test captchas of a synthetic run")
     args = p.parse_args(argv)
     results = json.load(open(args.out)) if os.path.isfile(args.out) else {}
     for pair in args.runs:
         run_dir, _, train_root = pair.partition("=")
         if not train_root:
             p.error(f"{pair}: give RUN=DATA, the run folder and the --data folder it trained on")
-        result = compare(run_dir, train_root)
+        result = compare(run_dir, train_root, args.samples)
         results[os.path.basename(os.path.normpath(run_dir))] = result
         print(
             f"\n{run_dir}: {result['test_accuracy']:.2%} of {result['test']} test images right; "
