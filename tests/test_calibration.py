@@ -179,13 +179,14 @@ def test_min_confidence_abstains_on_exactly_the_readings_below_it(warm_run):
             reader.read(paths[0], min_confidence=bad)
 
 
-def test_evaluate_reports_the_confidences_into_a_run_of_yours_but_not_a_shipped_one(warm_run, tmp_path):
-    from helpers import run_script
-
+def test_evaluate_reports_the_confidences_into_a_run_of_yours_but_not_a_shipped_one(warm_run, tmp_path, capsys):
+    from captcha_keras.cli.evaluate import default_report_dir
+    from captcha_keras.cli.evaluate import main as evaluate
     from captcha_keras.evaluation import selective_scores
 
-    result = run_script("evaluate.py", "--model", warm_run, "--data", RSC_IMAGES, "--json", tmp_path / "s.json")
-    assert "expected calibration error" in result.stdout and "min_confidence -> coverage" in result.stdout
+    assert evaluate(["--model", str(warm_run), "--data", RSC_IMAGES, "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "expected calibration error" in out and "min_confidence -> coverage" in out
     report = warm_run / "evaluations" / "really_simple_captcha_images.json"
     assert report.is_file()
     assert (warm_run / "evaluations" / "really_simple_captcha_images_calibration.png").stat().st_size > 0
@@ -199,33 +200,34 @@ def test_evaluate_reports_the_confidences_into_a_run_of_yours_but_not_a_shipped_
     assert scores["ece"] == pytest.approx(expected["ece"], abs=1e-6)
     assert scores["precision_at_coverage"] == pytest.approx(expected["precision_at_coverage"])
     assert [row["min_confidence"] for row in scores["coverage_table"]] == [0.5, 0.9, 0.99, 0.999]
-    shipped = os.path.join(SHIPPED, "really_simple_captcha")
-    before = sorted(os.listdir(shipped))
-    run_script("evaluate.py", "--model", "really_simple_captcha", "--data", RSC_IMAGES)
-    assert sorted(os.listdir(shipped)) == before
+    # A shipped model's folder (the clone's or the package's) is never written to.
+    assert default_report_dir(Reader("really_simple_captcha")) is None
+    assert default_report_dir(Reader("ctc_default")) is None
 
 
-def test_calibrate_fits_a_trained_run_again_and_exports_its_savedmodel(tmp_path):
-    from helpers import run_script
+def test_calibrate_fits_a_trained_run_again_and_exports_its_savedmodel(tmp_path, capsys):
+    from captcha_keras.cli.calibrate import main as calibrate
+    from captcha_keras.data.folder import read_folder
 
     run = tmp_path / "rsc"
     shutil.copytree(os.path.join(SHIPPED, "really_simple_captcha"), run)
-    dry = run_script("calibrate.py", "--model", run, "--data", RSC_IMAGES, "--dry-run")
-    assert "temperature" in dry.stdout
     with open(run / CONFIG_FILE) as f:
-        assert json.load(f).get("temperature", 1.0) == 1.0  # --dry-run changes nothing
-    run_script("calibrate.py", "--model", run, "--data", RSC_IMAGES)
+        shipped = json.load(f)["temperature"]
+    assert calibrate(["--model", str(run), "--data", RSC_IMAGES, "--dry-run", "--workers", "1"]) == 0
+    assert "temperature" in capsys.readouterr().out
+    with open(run / CONFIG_FILE) as f:
+        assert json.load(f)["temperature"] == shipped  # --dry-run changes nothing
+    assert calibrate(["--model", str(run), "--data", RSC_IMAGES, "--workers", "1"]) == 0
     with open(run / CONFIG_FILE) as f:
         temperature = json.load(f)["temperature"]
-    # The fit the command reports is the library's on the same images.
-    from captcha_keras.data.folder import read_folder
-
+    # The fit the command made is the library's on the same images.
     reader = Reader(str(run))
     data = read_folder(RSC_IMAGES, reader.config.width, reader.config.height, 1, progress=None)
     fit = fit_temperature(reader.forward(data.images), "ctc", reader.charset, data.texts, (4, 4))
     assert temperature == fit["temperature"]
     with open(run / "metrics.json") as f:
-        assert json.load(f)["calibration"]["temperature"] == temperature
+        metrics = json.load(f)
+    assert metrics["calibration"]["temperature"] == temperature and "ece" not in metrics  # the old figures go
     # The SavedModel's graph reads with it.
     import tensorflow as tf
 
@@ -236,12 +238,16 @@ def test_calibrate_fits_a_trained_run_again_and_exports_its_savedmodel(tmp_path)
     assert float(graph["confidence"][0]) == pytest.approx(reader.read(path).confidence, abs=1e-3)
 
 
-def test_calibrate_refuses_too_few_images(tmp_path):
-    from helpers import run_script
+def test_calibrate_refuses_too_few_images_and_a_folder_run_without_its_folder(tmp_path, capsys):
+    from captcha_keras.cli.calibrate import main as calibrate
 
     few = tmp_path / "few"
     few.mkdir()
     for name in sorted(os.listdir(RSC_IMAGES))[:30]:
         shutil.copyfile(os.path.join(RSC_IMAGES, name), few / name)
-    result = run_script("calibrate.py", "--model", "really_simple_captcha", "--data", few, "--dry-run", check=False)
-    assert result.returncode != 0 and "at least 200" in result.stderr
+    with pytest.raises(SystemExit):
+        calibrate(["--model", "really_simple_captcha", "--data", str(few), "--dry-run", "--workers", "1"])
+    assert "at least 200" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        calibrate(["--model", "really_simple_captcha", "--dry-run"])
+    assert "was trained on a folder" in capsys.readouterr().err
