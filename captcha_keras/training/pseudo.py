@@ -39,7 +39,9 @@ from captcha_keras.data.folder import DataError
 from captcha_keras.data.folder import FolderData
 from captcha_keras.data.folder import decode_images
 from captcha_keras.data.folder import list_folder_images
+from captcha_keras.data.folder import scan_folder
 from captcha_keras.data.labels import find_labels_file
+from captcha_keras.data.labels import labels_charset
 from captcha_keras.data.labels import read_labels_file
 from captcha_keras.inference.reader import Reader
 from captcha_keras.runs import METRICS_FILE
@@ -279,6 +281,13 @@ def train_with_unlabelled(config, train):
             f"{run_dir} already exists. Pass --resume to continue it, --overwrite to start it again, or another "
             "--run-name."
         )
+    shown = labels_charset(scan_folder(config.data).labels)
+    # A character no label shows is unlearned by round 0, and its confusions come back as
+    # confident pseudo-labels (really-simple-captcha from 10 labels: docs/real-captchas.md).
+    print(
+        f"Pseudo-labels: the labels of {config.data} show {len(shown)} distinct characters ({shown}); a character "
+        "none of them shows is one the rounds may teach wrong: check the run on labelled images."
+    )
     rounds_dir = os.path.join(run_dir, ROUNDS_DIR)
     os.makedirs(rounds_dir, exist_ok=True)
     progress_path = os.path.join(rounds_dir, PROGRESS_FILE)
