@@ -85,8 +85,11 @@ def test_the_reader_reads_as_the_keras_model_does():
     reader = Reader(run_dir)
     images, _ = draw_test_set(reader.config, 16, seed=5)
     c = reader.config
+    from captcha_keras.inference.calibration import apply_temperature
+
+    # The Keras model's own outputs, calibrated by the run's temperature as every reader does.
     expected = read_outputs(
-        keras_outputs(pathlib.Path(run_dir), images)["probs"],
+        apply_temperature(keras_outputs(pathlib.Path(run_dir), images)["probs"], "ctc", c.temperature),
         "ctc",
         reader.charset,
         lengths=(c.min_length, c.max_length),

@@ -365,45 +365,6 @@ def test_a_resumed_run_keeps_the_start_it_was_made_with(tmp_path):
         resolve_inputs(own)
 
 
-@pytest.mark.train
-def test_the_default_folder_command_reads_after_one_step_from_the_base_model(tmp_path):
-    """The whole default path: a run on a folder starts from base_alnum at 192x64 and
-    already reads the held-out images after one training step (from scratch: none).
-    The set's 32 characters keep their output weights (with no labels the base reads
-    99.50% of really-simple-captcha's held-out images restricted to them)."""
-    result = run_script(
-        "train_ctc.py",
-        "--data",
-        FIXTURE,
-        "--charset",
-        RSC_CHARSET,
-        "--steps",
-        "1",
-        "--batch-size",
-        "8",
-        "--epochs",
-        "1",
-        "--fine-tune-epochs",
-        "0",
-        "--workers",
-        "1",
-        "--verbose",
-        "2",
-        "--run-name",
-        "base",
-        "--output-dir",
-        tmp_path / "m",
-        "--logs-dir",
-        tmp_path / "l",
-    )
-    assert "Starting from" in result.stdout and "the shipped base model" in result.stdout
-    assert "Input 192x64" in result.stdout
-    config = read_json(tmp_path / "m" / "base" / "config.json")
-    assert (config["arch"], config["width"], config["height"]) == ("crnn_ctc_fast_wide", 192, 64)
-    metrics = read_json(tmp_path / "m" / "base" / "metrics.json")
-    assert metrics["samples"] == 30 and metrics["sequence_accuracy"] >= 0.8, metrics
-
-
 def test_bad_folder_flags_get_a_clear_error(tmp_path):
     result = run_script(
         "train_ctc.py",

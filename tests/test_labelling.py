@@ -115,7 +115,7 @@ def test_a_missing_folder_or_a_bad_labels_file_is_a_clear_error(tmp_path):
 TINY_FINE_TUNE = [
     "--label-train-minutes",
     "0.5",
-    "--label-train-flags=--steps 2 --epochs 1 --fine-tune-epochs 1 --batch-size 16 --workers 1",
+    "--label-train-flags=--steps 1 --epochs 1 --fine-tune-epochs 0 --batch-size 16 --workers 1",
 ]
 # How long a background training may take before the test calls it stuck: a guard against a hang,
 # not a timing the test expects.

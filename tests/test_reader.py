@@ -66,9 +66,13 @@ def test_every_kind_of_source_reads_the_same(reader, tmp_path):
 
 
 def best_paths(reader, images):
-    """`(text, best path's probability)` of each image, decoded straight from the model's outputs."""
+    """`(text, best path's probability)` of each image, decoded straight from the model's outputs
+    (calibrated by the run's temperature, as the reader reads them)."""
+    from captcha_keras.inference.calibration import apply_temperature
+
     c = reader.config
-    return decode_outputs(reader.forward(images), c.family, reader.charset, lengths=(c.min_length, c.max_length))
+    outputs = apply_temperature(reader.forward(images), c.family, c.temperature)
+    return decode_outputs(outputs, c.family, reader.charset, lengths=(c.min_length, c.max_length))
 
 
 def test_readings_equal_the_decoded_texts_and_read_many_equals_read(reader, fresh):

@@ -149,7 +149,11 @@ def test_the_read_command_and_version_of_the_installed_wheel(reading_venv, captc
     again = json.loads(
         run([command, "read", unsure["file"], "--json", "--min-confidence", threshold], cwd=tmp_path).stdout
     )
-    assert again[0]["text"] is None and again[0]["abstained"] and f"below {float(threshold)}" in again[0]["reason"]
+    assert (
+        again[0]["text"] is None
+        and again[0]["abstained"]
+        and f"below min_confidence {float(threshold):g}" in again[0]["reason"]
+    )
     # What needs an extra says which, in one line, instead of a traceback.
     training = run([command, "train-ctc", "--help"], cwd=tmp_path, check=False)
     assert training.returncode == 2 and training.stderr.strip().count("\n") == 0
