@@ -190,3 +190,18 @@ def selective_scores(confidences, correct, coverage=0.95, precision=0.999):
         "coverage_at_precision": float(covered[best]) if best is not None else 0.0,
         "threshold_at_precision": float(thresholds[best]) if best is not None else None,
     }
+
+
+def confidence_outcomes(readings, truths):
+    """`(confidences, correct)`: each `Reading`'s confidence, and whether its text is the truth."""
+    return [r.confidence for r in readings], [r.text == t for r, t in zip(readings, truths)]
+
+
+def plot_confidences(path, readings, truths, title=None):
+    """Writes the reliability diagram beside the precision-coverage curve of readings (`plots.plot_calibration`)."""
+    from captcha_keras.plots import plot_calibration
+
+    confidences, correct = confidence_outcomes(readings, truths)
+    _, table = reliability(confidences, correct)
+    _, coverage, precision = precision_coverage(confidences, correct)
+    plot_calibration(path, table, coverage, precision, title=title)

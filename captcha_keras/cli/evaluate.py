@@ -123,10 +123,10 @@ THRESHOLDS = (0.5, 0.9, 0.99, 0.999)
 
 def report_calibration(scores, texts, predictions):
     """Adds the confidence figures to `scores` and prints them: ECE, precision at 95% coverage, a coverage table."""
+    from captcha_keras.evaluation import confidence_outcomes
     from captcha_keras.evaluation import selective_scores
 
-    confidences = [p.confidence for p in predictions]
-    correct = [p.text == t for p, t in zip(predictions, texts)]
+    confidences, correct = confidence_outcomes(predictions, texts)
     scores.update(selective_scores(confidences, correct))
     rows = []
     for threshold in THRESHOLDS:
@@ -186,19 +186,13 @@ def report_name(args):
 
 def write_report(folder, name, scores, texts, predictions, source):
     """Writes `<name>.json` and `<name>_calibration.png` into `folder` and says where."""
-    from captcha_keras.evaluation import precision_coverage
-    from captcha_keras.evaluation import reliability
-    from captcha_keras.plots import plot_calibration
+    from captcha_keras.evaluation import plot_confidences
 
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, f"{name}.json"), "w") as f:
         json.dump(scores, f, indent=2)
-    confidences = [p.confidence for p in predictions]
-    correct = [p.text == t for p, t in zip(predictions, texts)]
-    _, table = reliability(confidences, correct)
-    _, coverage, precision = precision_coverage(confidences, correct)
     png = os.path.join(folder, f"{name}_calibration.png")
-    plot_calibration(png, table, coverage, precision, title=f"ECE {scores['ece']:.2%} on {len(texts)} {source}")
+    plot_confidences(png, predictions, texts, title=f"ECE {scores['ece']:.2%} on {len(texts)} {source}")
     print(f"written: {os.path.join(folder, name)}.json, {png}")
 
 

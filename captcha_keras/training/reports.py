@@ -5,17 +5,16 @@ import json
 import os
 import shutil
 
+from captcha_keras.evaluation import confidence_outcomes
 from captcha_keras.evaluation import evaluate_arrays
 from captcha_keras.evaluation import evaluate_synthetic
-from captcha_keras.evaluation import precision_coverage
-from captcha_keras.evaluation import reliability
+from captcha_keras.evaluation import plot_confidences
 from captcha_keras.evaluation import selective_scores
 from captcha_keras.export import export_savedmodel
 from captcha_keras.inference.calibration import MIN_IMAGES
 from captcha_keras.inference.calibration import fit_temperature
 from captcha_keras.inference.reader import Reader
 from captcha_keras.plots import plot_architecture
-from captcha_keras.plots import plot_calibration
 from captcha_keras.plots import plot_history
 from captcha_keras.plots import write_prediction_grid
 from captcha_keras.runs import ARCHITECTURE_PNG
@@ -67,9 +66,7 @@ def finish_run(
         scores, images, texts, predictions = evaluate_synthetic(reader, eval_samples, seed)
         scores.update(seed=seed, stream="test", parameters=int(model.count_params()), scored_on="test")
         what = "fresh captchas"
-    confidences = [r.confidence for r in predictions]
-    correct = [r.text == t for r, t in zip(predictions, texts)]
-    scores.update(selective_scores(confidences, correct))
+    scores.update(selective_scores(*confidence_outcomes(predictions, texts)))
     if calibration is not None:
         scores["calibration"] = calibration
     with open(os.path.join(run_dir, METRICS_FILE), "w") as f:
@@ -81,13 +78,10 @@ def finish_run(
         predictions,
         title=f"sequence accuracy {scores['sequence_accuracy']:.2%} on {scores['samples']} {what}",
     )
-    _, table = reliability(confidences, correct)
-    _, coverage, precision = precision_coverage(confidences, correct)
-    plot_calibration(
+    plot_confidences(
         os.path.join(run_dir, CALIBRATION_PNG),
-        table,
-        coverage,
-        precision,
+        predictions,
+        texts,
         title=f"ECE {scores['ece']:.2%} on {scores['samples']} {what}",
     )
     print(
