@@ -2,12 +2,16 @@
 
 vgg_multihead.py   VGG-style CNN with one softmax head per character, and the heads' names
 crnn_ctc.py        conv stack + bidirectional GRU, trained with CTC
+crnn_resnet.py     residual conv stack + bidirectional GRU, trained with CTC
+svtr.py            SVTR, a small vision transformer for text, trained with CTC
 blocks.py          building blocks shared by the builders
 normalization.py   per-image normalisation inside the model, so that every export carries it
 losses.py          the CTC loss for variable-length labels
 """
 
 from captcha_keras.models.crnn_ctc import build_crnn_ctc
+from captcha_keras.models.crnn_resnet import build_crnn_resnet
+from captcha_keras.models.svtr import build_svtr
 from captcha_keras.models.vgg_multihead import build_vgg_multihead
 
 # Architecture presets in one place. `family` says which targets, loss and
@@ -94,6 +98,37 @@ ARCHITECTURES = {
         "builder": build_crnn_ctc,
         "channels": 1,
         "kwargs": dict(FAST_CTC, projection=256, rnn_units=128),
+    },
+    # A ResNet CRNN sized for a CPU (the design's tutorial trains a ResNet34
+    # one): basic blocks with shortcuts, the default's recurrent head.
+    "crnn_resnet": {
+        "family": "ctc",
+        "builder": build_crnn_resnet,
+        "channels": 1,
+        "kwargs": {},
+    },
+    # SVTR-Tiny as published (Du et al. 2022: dims 64/128/256, depths 3/6/3,
+    # 6 local then 6 global mixing blocks), a token per 4x4 pixels.
+    "svtr_tiny": {
+        "family": "ctc",
+        "builder": build_svtr,
+        "channels": 1,
+        "kwargs": {},
+    },
+    # SVTR at a CPU size: a token per 16x4 pixels (two more embedding
+    # convolutions halve the height: 128 tokens where Tiny has 512), 6
+    # blocks (2 local, 4 global).
+    "svtr_cpu": {
+        "family": "ctc",
+        "builder": build_svtr,
+        "channels": 1,
+        "kwargs": {
+            "dims": (64, 128, 192),
+            "depths": (2, 2, 2),
+            "heads": (2, 4, 6),
+            "local_blocks": 2,
+            "embed_strides": (2, 2, (2, 1), (2, 1)),
+        },
     },
 }
 

@@ -115,3 +115,33 @@ def check_input_size(height, width, stem_stride, pools, name):
             f"height={factor_h} and width={factor_w}. Received: height={height}, width={width}"
         )
     return height // factor_h, width // factor_w
+
+
+def apply_residual_block(x, filters, strides, name, use_bias=False):
+    """Applies a ResNet basic block: [Conv 3x3, BatchNorm, ReLU, Conv 3x3, BatchNorm] + shortcut, ReLU.
+
+    The shortcut is the input itself, or a strided 1x1 convolution and
+    BatchNorm where the block changes the shape (He et al. 2016, option B).
+
+    Args:
+        x: tensor. The block's input.
+        filters: int. Filters of both convolutions.
+        strides: int or tuple of int. Stride of the first convolution;
+            `(2, 1)` halves only the height, keeping time steps.
+        name: str. Prefix of the block's layer names.
+        use_bias: bool. Conv biases (redundant before a BatchNorm). Defaults
+            to False.
+    """
+    conv = {"padding": "same", "use_bias": use_bias, "kernel_initializer": "he_uniform"}
+    shortcut = x
+    if strides not in (1, (1, 1)) or x.shape[-1] != filters:
+        shortcut = layers.Conv2D(filters, 1, strides=strides, name=f"{name}_shortcut", **conv)(x)
+        shortcut = layers.BatchNormalization(name=f"{name}_shortcut_bn")(shortcut)
+    x = layers.Conv2D(filters, 3, strides=strides, name=f"{name}_conv1", **conv)(x)
+    x = layers.BatchNormalization(name=f"{name}_bn1")(x)
+    x = layers.Activation("relu", name=f"{name}_relu1")(x)
+    x = layers.Conv2D(filters, 3, name=f"{name}_conv2", **conv)(x)
+    # Zero-initialised last scale: each block starts as the identity (Goyal et al. 2017).
+    x = layers.BatchNormalization(gamma_initializer="zeros", name=f"{name}_bn2")(x)
+    x = layers.Add(name=f"{name}_add")([x, shortcut])
+    return layers.Activation("relu", name=f"{name}_out")(x)
