@@ -151,6 +151,27 @@ def test_transfer_weights_rebuilds_only_the_output_for_another_charset():
     assert rebuilt == ["probs"], "same shape, other characters: the output layer still starts afresh"
 
 
+def test_an_rgb_run_from_a_gray_model_starts_reading_as_the_gray_model():
+    """The first convolution spread over R, G, B with the luma weights: colour in, the gray model's outputs out."""
+    from captcha_keras.models.svtr import build_svtr  # noqa: F401 (registers the layers of every architecture)
+
+    keras.utils.set_random_seed(3)
+    colour = np.random.default_rng(0).uniform(0, 255, (2, 64, 128, 3)).astype("float32")
+    gray = (colour @ np.asarray([0.299, 0.587, 0.114], "float32"))[..., None]
+    for arch in ("crnn_ctc_fast_wide", "crnn_resnet", "svtr_cpu"):
+        source = build_model(arch, 10, channels=1)
+        target = build_model(arch, 10, channels=3)
+        copied, rebuilt = transfer_weights(source, target)
+        assert rebuilt == [], arch
+        np.testing.assert_allclose(target.predict(colour, verbose=0), source.predict(gray, verbose=0), atol=2e-5)
+        # And back: an RGB model's channels summed read a gray image as it reads the image in three equal channels.
+        back = build_model(arch, 10, channels=1)
+        assert transfer_weights(target, back)[1] == []
+        np.testing.assert_allclose(
+            back.predict(gray, verbose=0), target.predict(np.repeat(gray, 3, -1), verbose=0), atol=2e-5
+        )
+
+
 def test_a_new_charset_keeps_the_output_weights_of_the_characters_both_have():
     source = build_model("crnn_ctc_fast", 4, height=32, width=64, channels=1)  # "ABCD" + blank
     target = build_model("crnn_ctc_fast", 3, height=32, width=64, channels=1)  # "DAZ" + blank
@@ -318,6 +339,29 @@ def test_a_ctc_folder_run_starts_from_the_shipped_base_model_by_default():
     assert TrainConfig(family="ctc", data=FIXTURE, min_epochs=4).min_epochs == 4
     explicit = TrainConfig(family="ctc", data=FIXTURE, init_from="saved_models/ctc_default", height=32)
     assert explicit.init_from == "saved_models/ctc_default" and explicit.min_epochs == MIN_EPOCHS_FROM_TRAINED
+    # --rgb starts from the gray base too (its first convolution widened: test above), and says it keeps RGB.
+    rgb = TrainConfig(family="ctc", data=FIXTURE, grayscale=False)
+    assert rgb.init_from == config.init_from and rgb.channels_chosen and not rgb.grayscale
+
+
+def test_a_folder_run_from_the_base_reads_only_its_labels_characters_in_the_channels_asked(capsys):
+    from captcha_keras.data.folder import scan_folder
+    from captcha_keras.data.labels import labels_charset
+    from captcha_keras.training.config import TrainConfig
+    from captcha_keras.training.inputs import resolve_inputs
+
+    labels = labels_charset(scan_folder(FIXTURE).labels)
+    config = TrainConfig(family="ctc", data=FIXTURE, grayscale=False)
+    _, source_model, source = resolve_inputs(config)
+    out = capsys.readouterr().out
+    assert len(source.charset) == 62 and source.channels == 1
+    assert config.charset == labels and len(labels) < 62
+    assert f"Charset: the labels' {len(labels)} characters {labels!r} of " in out
+    assert not config.grayscale and "reads gray images; this run reads RGB: its first convolution is converted" in out
+    # Told --charset, the run reads what it names (here the base's own), labels or not.
+    config = TrainConfig(family="ctc", data=FIXTURE, charset=source.charset)
+    resolve_inputs(config)
+    assert config.charset == source.charset and config.grayscale
 
 
 @pytest.mark.parametrize(
@@ -327,7 +371,6 @@ def test_a_ctc_folder_run_starts_from_the_shipped_base_model_by_default():
         {"init_from": None},
         {"height": 32},  # the base's recurrent layer reads columns 64 high
         {"arch": "crnn_ctc_fast"},
-        {"grayscale": False},
         {"normalize": "standardize"},
         {"family": "multihead"},
         {"data": None},  # synthetic runs train from scratch

@@ -191,8 +191,8 @@ def training_parser(family, description):
         "--init-from",
         default=d.init_from,
         help="a trained run folder to start from (fine-tuning), or none (from scratch); auto: the "
-        "shipped saved_models/base_alnum for a CTC run on --data that leaves --arch, --height, the "
-        "channels and --normalize to it, else none",
+        "shipped saved_models/base_alnum for a CTC run on --data that leaves --arch, --height and "
+        "--normalize to it (with --rgb its first convolution is widened to colour), else none",
     )
     unlabelled = p.add_argument_group("unlabelled captchas (docs/real-captchas.md#unlabelled-captchas)")
     unlabelled.add_argument(

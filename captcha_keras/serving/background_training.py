@@ -170,6 +170,9 @@ class BackgroundTraining:
             os.path.abspath(self.session.folder),
             "--init-from",
             start_from,
+            # The labelling model keeps every character it reads: a user labels what the first labels lacked too.
+            "--charset",
+            self.session.model.config.charset,
             "--max-minutes",
             f"{self.max_minutes:g}",
             "--output-dir",

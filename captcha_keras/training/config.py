@@ -189,6 +189,7 @@ class TrainConfig:
     pseudo_threshold: float = 0.99
     pseudo_stable: bool = True
     pseudo_labels: object = dataclasses.field(default=None, repr=False)
+    channels_chosen: bool = dataclasses.field(default=None, repr=False)
 
     def __post_init__(self):
         # Imported here: the registry pulls in Keras, and `--help` should not wait for it.
@@ -196,6 +197,10 @@ class TrainConfig:
         from captcha_keras.models import resolve_architecture
         from captcha_keras.models.normalization import NORMALIZATIONS
 
+        # --grayscale/--rgb given: kept even when the --init-from run reads the other. Set once: a copy
+        # (dataclasses.replace: --unlabelled rounds, workers) keeps what the user chose.
+        if self.channels_chosen is None:
+            self.channels_chosen = self.grayscale is not None
         self.init_from = self._starting_run()
         if self.min_epochs is None:
             self.min_epochs = MIN_EPOCHS_FROM_TRAINED if self.init_from else MIN_EPOCHS
@@ -282,11 +287,7 @@ class TrainConfig:
             )
             return None
         base = RunConfig.load(base_dir)
-        fits = (
-            self.height in (None, base.height)
-            and self.grayscale in (None, base.channels == 1)
-            and self.normalize in ("auto", "none")
-        )
+        fits = self.height in (None, base.height) and self.normalize in ("auto", "none")
         return base_dir if fits else None
 
     @property

@@ -33,6 +33,42 @@ def output_layer_names(model):
     return {tensor._keras_history.operation.name for tensor in model.outputs}
 
 
+# ITU-R 601-2 luma, the weights of Pillow's convert("L"), which reads gray images.
+LUMA = (0.299, 0.587, 0.114)
+
+
+def convert_input_channels(old, new):
+    """A convolution's weights `old` for the input channels `new` has: gray to RGB or back.
+
+    A gray model's first convolution reads the luma `0.299 R + 0.587 G +
+    0.114 B`; spread over RGB with those weights, it gives the same
+    activations on a colour image as on its gray conversion, so an RGB run
+    from a gray model starts where the gray model is and learns colour from
+    there. Back from RGB, the channels' kernels are summed: exact for gray
+    images, whose three channels are equal. Other weights come back as
+    they are.
+
+    Example:
+
+    >>> import numpy as np
+    >>> rgb = convert_input_channels([np.ones((3, 3, 1, 8))], [np.zeros((3, 3, 3, 8))])
+    >>> rgb[0][0, 0, :, 0].round(3).tolist()
+    [0.299, 0.587, 0.114]
+    """
+    if not old or old[0].ndim != 4 or new[0].ndim != 4 or old[0].shape == new[0].shape:
+        return old
+    (kh, kw, c_old, f_old), (nh, nw, c_new, f_new) = old[0].shape, new[0].shape
+    if (kh, kw, f_old) != (nh, nw, f_new) or {c_old, c_new} != {1, 3}:
+        return old
+    import numpy as np
+
+    if c_new == 3:
+        kernel = old[0] * np.asarray(LUMA, old[0].dtype)[None, None, :, None]
+    else:
+        kernel = old[0].sum(axis=2, keepdims=True)
+    return [kernel, *old[1:]]
+
+
 def transfer_weights(source, target, reset=()):
     """Copies weights from `source` into the layers of `target` with the same name and shapes.
 
@@ -54,6 +90,8 @@ def transfer_weights(source, target, reset=()):
             continue
         match = source_layers.get(layer.name)
         new, old = layer.get_weights(), match.get_weights() if match is not None else None
+        if old is not None and layer.name not in reset:
+            old = convert_input_channels(old, new)
         if (
             layer.name in reset
             or old is None

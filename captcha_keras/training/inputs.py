@@ -13,7 +13,11 @@ from captcha_keras.data.splits import load_splits
 from captcha_keras.data.styles import check_style
 from captcha_keras.data.texts import character_weights
 from captcha_keras.data.texts import resolve_emphasis
+from captcha_keras.runs import BASE_MODEL_NAME
+from captcha_keras.runs import CONFIG_FILE
+from captcha_keras.runs import RunConfig
 from captcha_keras.runs import base_model
+from captcha_keras.runs import is_shipped
 from captcha_keras.training.finetune import class_map
 from captcha_keras.training.finetune import load_source
 from captcha_keras.training.finetune import output_layer_names
@@ -48,6 +52,13 @@ def resolve_inputs(config):
             f"--init-from {config.init_from} is this run's own folder, which the run would replace; "
             "give the new run another --run-name."
         )
+    resumed = _resumed_run(config)
+    if resumed is not None:
+        # What the run was started with, where this invocation's flags leave it open: the
+        # checkpoint's input and output layers have those shapes, whatever today's defaults are.
+        config.charset = config.charset or resumed.charset
+        if not config.channels_chosen:
+            config.grayscale, config.channels_chosen = resumed.channels == 1, True
     if config.init_from:
         source_model, source = load_source(config.init_from)
         if source.family != config.family:
@@ -59,7 +70,16 @@ def resolve_inputs(config):
         config.height = config.height or source.height
         if config.data is None or config.family != "ctc":  # a multi-head model's Flatten fixes its width
             config.width = config.width or source.width
-        config.grayscale = source.channels == 1
+        if config.grayscale is None or not config.channels_chosen:
+            config.grayscale = source.channels == 1
+        elif config.grayscale != (source.channels == 1):
+            # transfer_weights converts the first convolution (convert_input_channels).
+            print(
+                f"{config.init_from} reads {'gray' if source.channels == 1 else 'RGB'} images; this run reads "
+                f"{'gray' if config.grayscale else 'RGB'}: its first convolution is converted "
+                f"({'luma weights over R, G, B' if source.channels == 1 else 'the channels summed'}), so the "
+                "run starts from what the source reads."
+            )
         config.keep_aspect = config.keep_aspect or source.keep_aspect
         config.normalize = source_normalization(source_model) if config.normalize == "auto" else config.normalize
         shown = config.init_from
@@ -103,18 +123,7 @@ def resolve_inputs(config):
         print(splits.describe())
         warn_about_labels(splits.texts)
     if config.charset is None:
-        needed = labels_charset(splits.texts) if splits else ""
-        if source is not None and not characters_outside(needed, source.charset):
-            config.charset = source.charset
-        elif splits is not None:
-            if source is not None:
-                print(
-                    f"The labels use {characters_outside(needed, source.charset)!r}, outside the charset of "
-                    f"{config.init_from}: the output layer is rebuilt for the charset {needed!r}."
-                )
-            config.charset = needed
-        else:
-            config.charset = Charset(DEFAULT_CHARSET).characters
+        config.charset = default_charset(splits, source, config.init_from)
     if config.length is None:
         if splits is not None:
             lengths = [len(t) for t in splits.texts]
@@ -126,6 +135,46 @@ def resolve_inputs(config):
     character_weights(config.charset, config.emphasize, config.emphasis)  # refuses bad ones now, not after --overwrite
     check_style(config.style, config.charset, config.min_length, config.max_length)
     return splits, source_model, source
+
+
+def _resumed_run(config):
+    """The `RunConfig` a resumed run recorded when it started, or None."""
+    if not config.resume or not os.path.isfile(os.path.join(config.run_dir, CONFIG_FILE)):
+        return None
+    return RunConfig.load(config.run_dir)
+
+
+def default_charset(splits, source, init_from):
+    """The charset a run takes when `--charset` is not given.
+
+    A folder run reads its labels' characters. From the shipped base model
+    (62 characters) too: readings can never hold a character the data never
+    has, and the output layer keeps the base's weights for the characters
+    both have (`initialise_from`). From a run of yours, the run's charset
+    when the labels fit in it (a model fine-tuned on new captchas keeps
+    reading what it read), else the labels'. A synthetic run takes its
+    source's charset, else the default.
+    """
+    if splits is None:
+        return source.charset if source is not None else Charset(DEFAULT_CHARSET).characters
+    needed = labels_charset(splits.texts)
+    if source is None:
+        return needed
+    outside = characters_outside(needed, source.charset)
+    from_base = is_shipped(init_from) and os.path.basename(os.path.normpath(init_from)) == BASE_MODEL_NAME
+    if set(needed) == set(source.charset) or (not outside and not from_base):
+        return source.charset
+    if outside:
+        print(
+            f"The labels use {outside!r}, outside the charset of {init_from}: the output layer is rebuilt for "
+            f"the charset {needed!r}, keeping the weights of the characters both have."
+        )
+    else:
+        print(
+            f"Charset: the labels' {len(needed)} characters {needed!r} of the base model's {len(source.charset)} "
+            "(its weights kept for them; --charset to read others the labels do not show)."
+        )
+    return needed
 
 
 def choose_input_size(config):

@@ -285,8 +285,9 @@ def train_with_unlabelled(config, train):
     # A character no label shows is unlearned by round 0, and its confusions come back as
     # confident pseudo-labels (really-simple-captcha from 10 labels: docs/real-captchas.md).
     print(
-        f"Pseudo-labels: the labels of {config.data} show {len(shown)} distinct characters ({shown}); a character "
-        "none of them shows is one the rounds may teach wrong: check the run on labelled images."
+        f"Pseudo-labels: the labels of {config.data} show {len(shown)} distinct characters ({shown}); the run "
+        "reads only those unless --charset names more, and a character no label shows is one the rounds may "
+        "teach wrong: check the run on labelled images."
     )
     rounds_dir = os.path.join(run_dir, ROUNDS_DIR)
     os.makedirs(rounds_dir, exist_ok=True)
