@@ -364,6 +364,20 @@ def test_a_folder_run_from_the_base_reads_only_its_labels_characters_in_the_chan
     assert config.charset == source.charset and config.grayscale
 
 
+def test_a_resumed_run_keeps_the_charset_and_channels_it_started_with(tmp_path):
+    """A run started before the labels' characters became the default resumes with the 62 it recorded."""
+    from captcha_keras.charset import Charset
+    from captcha_keras.runs import RunConfig
+    from captcha_keras.training.config import TrainConfig
+    from captcha_keras.training.inputs import resolve_inputs
+
+    recorded = Charset("alnum").characters
+    RunConfig("crnn_ctc_fast_wide", "ctc", recorded, 192, 64, 4, 4, 3).save(tmp_path / "m" / "old")
+    config = TrainConfig(family="ctc", data=FIXTURE, run_name="old", output_dir=str(tmp_path / "m"), resume=True)
+    resolve_inputs(config)
+    assert config.charset == recorded and config.grayscale is False
+
+
 @pytest.mark.parametrize(
     "flags",
     [

@@ -55,6 +55,8 @@ def convert_input_channels(old, new):
     >>> rgb[0][0, 0, :, 0].round(3).tolist()
     [0.299, 0.587, 0.114]
     """
+    # Only a convolution that reads the image can differ so: every other layer's inputs are the
+    # architecture's own features, the same for both (the run takes its source's architecture).
     if not old or old[0].ndim != 4 or new[0].ndim != 4 or old[0].shape == new[0].shape:
         return old
     (kh, kw, c_old, f_old), (nh, nw, c_new, f_new) = old[0].shape, new[0].shape

@@ -78,7 +78,7 @@ def resolve_inputs(config):
                 f"{config.init_from} reads {'gray' if source.channels == 1 else 'RGB'} images; this run reads "
                 f"{'gray' if config.grayscale else 'RGB'}: its first convolution is converted "
                 f"({'luma weights over R, G, B' if source.channels == 1 else 'the channels summed'}), so the "
-                "run starts from what the source reads."
+                "run starts from what the source reads (exactly, unless the model normalises each image)."
             )
         config.keep_aspect = config.keep_aspect or source.keep_aspect
         config.normalize = source_normalization(source_model) if config.normalize == "auto" else config.normalize
@@ -124,6 +124,12 @@ def resolve_inputs(config):
         warn_about_labels(splits.texts)
     if config.charset is None:
         config.charset = default_charset(splits, source, config.init_from)
+        unseen = characters_outside("".join(splits.test.texts), config.charset) if splits and splits.test else ""
+        if unseen:
+            print(
+                f"warning: the test images hold {unseen!r}, which no training or validation label shows: the run "
+                "cannot read them (--charset to include them)."
+            )
     if config.length is None:
         if splits is not None:
             lengths = [len(t) for t in splits.texts]
