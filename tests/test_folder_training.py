@@ -357,7 +357,9 @@ def test_a_folder_run_from_the_base_reads_only_its_labels_characters_in_the_chan
     assert len(source.charset) == 62 and source.channels == 1
     assert config.charset == labels and len(labels) < 62
     assert f"Charset: the labels' {len(labels)} characters {labels!r} of " in out
-    assert not config.grayscale and "reads gray images; this run reads RGB: its first convolution is converted" in out
+    assert (
+        not config.grayscale and "It reads gray images; this run reads RGB: its first convolution is converted" in out
+    )
     # Told --charset, the run reads what it names (here the base's own), labels or not.
     config = TrainConfig(family="ctc", data=FIXTURE, charset=source.charset)
     resolve_inputs(config)

@@ -72,14 +72,6 @@ def resolve_inputs(config):
             config.width = config.width or source.width
         if config.grayscale is None or not config.channels_chosen:
             config.grayscale = source.channels == 1
-        elif config.grayscale != (source.channels == 1):
-            # transfer_weights converts the first convolution (convert_input_channels).
-            print(
-                f"{config.init_from} reads {'gray' if source.channels == 1 else 'RGB'} images; this run reads "
-                f"{'gray' if config.grayscale else 'RGB'}: its first convolution is converted "
-                f"({'luma weights over R, G, B' if source.channels == 1 else 'the channels summed'}), so the "
-                "run starts from what the source reads (exactly, unless the model normalises each image)."
-            )
         config.keep_aspect = config.keep_aspect or source.keep_aspect
         config.normalize = source_normalization(source_model) if config.normalize == "auto" else config.normalize
         shown = config.init_from
@@ -94,6 +86,14 @@ def resolve_inputs(config):
             f"Starting from {shown}: {source.arch}, {source.width}x{source.height}, "
             f"{source.channels} channel(s), charset {source.charset!r}."
         )
+        if config.grayscale != (source.channels == 1):
+            # transfer_weights converts the first convolution (convert_input_channels).
+            print(
+                f"It reads {'gray' if source.channels == 1 else 'RGB'} images; this run reads "
+                f"{'gray' if config.grayscale else 'RGB'}: its first convolution is converted "
+                f"({'luma weights over R, G, B' if source.channels == 1 else 'the channels summed'}), so the "
+                "run starts from what the source reads (exactly, unless the model normalises each image)."
+            )
     if config.normalize == "auto":
         config.normalize = "none"
     splits = None
