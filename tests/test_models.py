@@ -109,9 +109,14 @@ TINY = {
 }
 
 
+# Earlier defaults and a second size of one design: their builder and layers train in another entry's
+# step (the step's cost is tracing the training function); they are still built, read and reloaded.
+SAME_BUILDER_AS_FITTED = {"vgg_multihead_fast", "vgg_multihead_fast_s2", "crnn_ctc_fast", "svtr_tiny"}
+
+
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
 def test_tiny_models_predict_fit_and_round_trip(arch, tmp_path):
-    """Shape, predict, one fit step and a save/load round trip, for every architecture."""
+    """Shape, predict, one fit step (once per design) and a save/load round trip, for every architecture."""
     charset = Charset("digits")
     family = ARCHITECTURES[arch]["family"]
     model = build_model(arch, len(charset), height=32, width=64, channels=1, min_length=2, max_length=3, **TINY[arch])
@@ -120,8 +125,9 @@ def test_tiny_models_predict_fit_and_round_trip(arch, tmp_path):
         charset=charset, width=64, height=32, length="2-3", grayscale=True, batch_size=4, steps=1, family=family
     )
     images, targets = data[0]
-    history = model.fit(images, targets, epochs=1, verbose=0)
-    assert np.isfinite(history.history["loss"][0])
+    if arch not in SAME_BUILDER_AS_FITTED:
+        history = model.fit(images, targets, epochs=1, verbose=0)
+        assert np.isfinite(history.history["loss"][0])
     outputs = model.predict(images, verbose=0)
     path = tmp_path / "m.keras"
     model.save(path)
