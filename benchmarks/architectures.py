@@ -195,6 +195,9 @@ def report(results):
         print("\n| run | 10,000 fresh | CER | 0/O char error | other char error | wall min |")
         print("| --- | ---: | ---: | ---: | ---: | ---: |")
         for name, r in sorted(synthetic.items()):
+            if r.get("sequence_accuracy") is None:  # a run that did not learn, recorded by hand with why
+                print(f"| {name} | did not learn | | | | |  <- {r.get('note', '')}")
+                continue
             print(
                 f"| {name} | {r['sequence_accuracy']:.2%} | {r['cer']:.2%} | {r['zero_o_error']:.2%} | "
                 f"{r['other_error']:.3%} | {r.get('wall_minutes', float('nan')):.1f} |"
