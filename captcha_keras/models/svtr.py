@@ -14,6 +14,7 @@ from keras import layers
 from keras import ops
 
 from captcha_keras.models.blocks import apply_input
+from captcha_keras.models.blocks import check_input_size
 
 # Lowers the scores outside a token's window when finding the window's maximum: far enough for any
 # score a trained block gives (a few units), near enough to keep int8 steps fine.
@@ -210,13 +211,9 @@ def build_svtr(
     >>> build_svtr().output_shape
     (None, 32, 37)
     """
-    factor_h = int(np.prod([s if isinstance(s, int) else s[0] for s in embed_strides])) * 2 ** (len(dims) - 1)
-    factor_w = int(np.prod([s if isinstance(s, int) else s[1] for s in embed_strides]))
-    if height < factor_h or width < factor_w:
-        raise ValueError(
-            f"The image is too small for {name}: it needs at least height={factor_h} and width={factor_w}. "
-            f"Received: height={height}, width={width}"
-        )
+    # The embedding's strides and the merges' height halvings, as check_input_size counts pools.
+    pools = [(s, s) if isinstance(s, int) else s for s in embed_strides] + [(2, 1)] * (len(dims) - 1)
+    check_input_size(height, width, 1, pools, name)
     inputs, x = apply_input(height, width, channels, normalize)
     x = apply_patch_embedding(x, dims[0], embed_strides)
     rows, columns = x.shape[1], x.shape[2]
