@@ -141,15 +141,17 @@ def character_errors(texts, readings):
     }
 
 
-def train_synthetic(arch, minutes, samples=10000):
-    """The default command with `--arch`, scored on `samples` fresh captchas: the row of `arch` at `minutes`."""
+def train_synthetic(arch, minutes, samples=10000, lr=None):
+    """The default command with `--arch` (and `--lr` when given), scored on `samples` fresh captchas:
+    the row of `arch` at `minutes`."""
     from captcha_keras import Reader
     from captcha_keras.evaluation import evaluate_synthetic
 
-    name = f"{arch}_{minutes:g}min"
+    name = f"{arch}_{minutes:g}min" + (f"_lr{lr:g}" if lr else "")
     run = os.path.join(RUNS, name)
     if not os.path.isfile(os.path.join(run, "metrics.json")):
         command = [sys.executable, os.path.join(ROOT, "scripts", "train_ctc.py"), "--arch", arch]
+        command += ["--lr", str(lr)] if lr else []
         command += ["--max-minutes", str(minutes), "--eval-samples", str(samples), "--run-name", name]
         command += ["--output-dir", RUNS, "--logs-dir", os.path.join(ROOT, "logs", "architectures"), "--overwrite"]
         command += ["--verbose", "2"]
@@ -209,6 +211,7 @@ def main():
     parser.add_argument("what", choices=("speed", "synthetic", "report"))
     parser.add_argument("--archs", nargs="+", default=list(ARCHS))
     parser.add_argument("--minutes", type=float, default=20)
+    parser.add_argument("--lr", type=float, help="phase-1 learning rate (default: the recipe's)")
     args = parser.parse_args()
     results = load_results()
     if args.what == "speed":
@@ -216,7 +219,7 @@ def main():
         save_results(results)
     elif args.what == "synthetic":
         for arch in args.archs:
-            name, row = train_synthetic(arch, args.minutes)
+            name, row = train_synthetic(arch, args.minutes, lr=args.lr)
             results = load_results()  # another invocation may have written meanwhile
             results.setdefault("synthetic", {})[name] = row
             save_results(results)

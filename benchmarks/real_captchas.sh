@@ -16,7 +16,9 @@
 #          with the epochs of before (--steps 100 --min-epochs 5, which --init-from runs had until
 #          2026-12-01); single pins those too, as it was measured with them; semi: --unlabelled with the
 #          rest of the 80% (its labels unused: the names are read only to score the pseudo-labels here),
-#          20 minutes for all the rounds (docs/real-captchas.md#unlabelled-captchas); rgb: --rgb.
+#          20 minutes for all the rounds (docs/real-captchas.md#unlabelled-captchas); rgb: --rgb;
+#          patient: --patience 30 (the phases end on the time budget); rgbpatient: both; resnet:
+#          --arch crnn_resnet (from scratch: the shipped base is the default recognizer's).
 # `zero_shot` scores the base model with no labels, restricted to each real set's characters
 # (evaluate.py --restrict-charset, then also --restrict-length).
 #
@@ -90,6 +92,9 @@ n = sorted({len(t) for t in scan_folder(sys.argv[1]).labels}); print(n[0] if n[0
         base100) flags=(--init-from saved_models/base_alnum --steps 100 --min-epochs 5) ;;
         semi) ;;  # --unlabelled: the rest of the 80%, below
         rgb) flags=(--rgb) ;;
+        patient) flags=(--patience 30) ;;  # a phase ends on the budget, not on 200 noisy validation images
+        rgbpatient) flags=(--rgb --patience 30) ;;
+        resnet) flags=(--arch crnn_resnet) ;;  # the residual recognizer (issue 29), from scratch: no base of its own
         *) echo "unknown start in $set: $start" >&2; exit 2 ;;
     esac
     case $data/$size in
