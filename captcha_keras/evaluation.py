@@ -9,6 +9,8 @@ import collections
 
 import numpy as np
 
+from captcha_keras.arithmetic import answer
+
 
 def edit_distance(a, b):
     """Levenshtein distance between two strings (insertions, deletions, substitutions).
@@ -65,6 +67,26 @@ def score(truths, predictions):
     }
 
 
+def answer_scores(truths, answers):
+    """The scores of an arithmetic run (`RunConfig.task`): how many answers are right.
+
+    A reading whose text is wrong but whose answer is right (`2+9` for `3+8`)
+    counts as right: the answer is what a user types. One with no answer
+    (`None`: not a question) counts as wrong.
+
+    Example:
+
+    >>> answer_scores(["3+8=?", "12-5=", "7x6"], [11, None, 41])
+    {'answer_accuracy': 0.3333333333333333, 'answered': 0.6666666666666666}
+    """
+    _check_pairs(truths, answers)
+    right = sum(a is not None and a == answer(t) for t, a in zip(truths, answers))
+    return {
+        "answer_accuracy": right / len(truths),
+        "answered": sum(a is not None for a in answers) / len(truths),
+    }
+
+
 def _check_pairs(truths, predictions):
     if len(truths) != len(predictions) or not truths:
         raise ValueError(
@@ -94,7 +116,10 @@ def evaluate_arrays(reader, images, texts, batch_size=256, allowed=None, lengths
     readings = []
     for start in range(0, len(images), batch_size):
         readings.extend(reader.read_arrays(images[start : start + batch_size], allowed, lengths))
-    return score(texts, [r.text for r in readings]), images, texts, readings
+    scores = score(texts, [r.text for r in readings])
+    if reader.config.task == "arithmetic":
+        scores.update(answer_scores(texts, [r.answer for r in readings]))
+    return scores, images, texts, readings
 
 
 # Bins of the reliability diagram, equal widths of confidence.

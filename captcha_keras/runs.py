@@ -283,6 +283,9 @@ class RunConfig:
             they are read, so that confidences are calibrated
             (`inference.calibration`); fitted at the end of training, 1.0
             for runs from before.
+        task: str. `"text"`, or `"arithmetic"` when every label is an
+            arithmetic question (`captcha_keras.arithmetic`): its readings
+            then carry the answer.
     """
 
     arch: str
@@ -296,6 +299,7 @@ class RunConfig:
     keep_aspect: bool = False
     style: str = "captcha"
     temperature: float = 1.0
+    task: str = "text"
 
     @property
     def grayscale(self):

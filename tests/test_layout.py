@@ -21,6 +21,7 @@ PACKAGE = pathlib.Path(captcha_keras.__file__).resolve().parent
 LAYERS = {
     # Base: helpers with no knowledge of models, data or reading.
     "captcha_keras.charset": 0,  # the alphabets, label encoding
+    "captcha_keras.arithmetic": 0,  # arithmetic questions and their answers
     "captcha_keras.images": 0,  # decoding and resizing images
     "captcha_keras.runs": 0,  # run folder file names, RunConfig, finding runs
     "captcha_keras.quiet": 0,  # TensorFlow's start-up noise

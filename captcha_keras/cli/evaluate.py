@@ -100,6 +100,8 @@ def main(argv=None):
     print(f"samples: {scores['samples']} ({source}), served in {precision}")
     print(f"sequence accuracy: {scores['sequence_accuracy']:.4%}")
     print(f"character error rate: {scores['cer']:.4%}")
+    if "answer_accuracy" in scores:
+        print(f"answers right: {scores['answer_accuracy']:.4%} (answered: {scores['answered']:.4%})")
     if scores["confusions"]:
         print(
             "most confused (true -> predicted, count): "

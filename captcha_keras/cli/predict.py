@@ -6,7 +6,9 @@
 Prints `path<TAB>text<TAB>confidence` per image, the confidence being the
 `Reader`'s: the probability of the whole text (for CTC, summed over every
 alignment that spells it), calibrated on the run's validation images; below
---min-confidence the text is withheld. An unreadable file gets an
+--min-confidence the text is withheld. A run of arithmetic questions
+(`RunConfig.task`) adds a fourth column: `answer=11`, or `no answer: <why>`
+where the text read is not a question. An unreadable file gets an
 `ERROR` line on stderr, the others are still read, and the exit code is 1.
 """
 
@@ -74,12 +76,16 @@ def main(argv=None):
     except (FileNotFoundError, ValueError, OSError, ImportError) as error:
         fail(error)
     failures = 0
+    arithmetic = reader.config.task == "arithmetic"
     for path, result in readings:
         if isinstance(result, ImageError):
             failures += 1
             print(f"ERROR\t{result}", file=sys.stderr)
         elif result.abstained:
             print(f"{path}\t\t{result.confidence:.4f}\tabstained: {result.reason}", flush=True)
+        elif arithmetic:
+            said = f"answer={result.answer}" if result.answer is not None else f"no answer: {result.answer_reason}"
+            print(f"{path}\t{result.text}\t{result.confidence:.4f}\t{said}", flush=True)
         else:
             print(f"{path}\t{result.text}\t{result.confidence:.4f}", flush=True)
     return 1 if failures else 0

@@ -15,8 +15,8 @@ Styles (`STYLES`; `--style mix` draws each image in one of `MIX`):
 - `noisy`: `clean` under lines, a grid, speckles and arcs.
 - `hollow`: outlined glyphs.
 - `dotted`: glyphs drawn as a dot screen.
-- `arith`: arithmetic captchas (`3+8=?`, `12-5=`), whose text is the question
-  (`arithmetic_answer` computes the answer).
+- `arith`: arithmetic captchas (`3+8=?`, `12-5=`, and `7x6` when the charset
+  holds `x`), whose text is the question (`captcha_keras.arithmetic` answers it).
 
 Every style but `captcha` may then be blurred and JPEG-compressed (`_finish`).
 """
@@ -24,7 +24,6 @@ Every style but `captcha` may then be blurred and JPEG-compressed (`_finish`).
 import io
 import os
 import random
-import re
 import string
 import threading
 
@@ -34,6 +33,8 @@ from PIL import ImageDraw
 from PIL import ImageFilter
 from PIL import ImageFont
 from PIL import ImageOps
+
+from captcha_keras import arithmetic
 
 FONT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fonts")
 FONT_NAMES = (
@@ -51,7 +52,6 @@ FONT_NAMES = (
 )
 FONTS = tuple(os.path.join(FONT_DIR, f"{name}.ttf") for name in FONT_NAMES)
 
-ARITHMETIC_CHARACTERS = "0123456789+-=?"
 MIX = ("captcha", "fonts", "clean", "noisy", "hollow", "dotted")
 STYLES = MIX + ("arith",)
 STYLE_CHOICES = STYLES + ("mix",)
@@ -64,8 +64,8 @@ _LOCAL = threading.local()
 
 # What the shipped font subsets can draw (fonts/README.md).
 FONT_CHARACTERS = string.digits + string.ascii_letters + "+-=?x "
-# Arithmetic questions run from `1+2` to `12+34=?`.
-ARITHMETIC_LENGTHS = (3, 7)
+ARITHMETIC_CHARACTERS = arithmetic.CHARACTERS
+ARITHMETIC_LENGTHS = arithmetic.LENGTHS
 
 
 def check_style(style, characters, min_length=1, max_length=8):
@@ -96,63 +96,16 @@ def check_style(style, characters, min_length=1, max_length=8):
         )
 
 
+def arithmetic_operators(characters):
+    """The operators `arith` draws with this charset: `+ -`, and `x` when it holds `x`."""
+    return "".join(op for op in arithmetic.OPERATORS if op in characters)
+
+
 def mix_styles(characters, min_length=1, max_length=8):
     """The styles `mix` draws from: `arith` too when the charset spells its questions at these lengths."""
     low, high = ARITHMETIC_LENGTHS
     fits = set(ARITHMETIC_CHARACTERS) <= set(characters) and max_length >= low and min_length <= high
     return MIX + (("arith",) if fits else ())
-
-
-def arithmetic_text(rng, min_length=1, max_length=8):
-    """A random arithmetic question such as `3+8=?` or `12-5=`, of a length within the bounds.
-
-    Args:
-        rng: `numpy.random.Generator`.
-        min_length, max_length: int. Bounds of the text's length.
-
-    Raises:
-        ValueError: no question fits the bounds (the shortest, `1+2`, has 3 characters).
-
-    Example:
-
-    >>> import numpy as np
-    >>> text = arithmetic_text(np.random.default_rng(0), 4, 6)
-    >>> 4 <= len(text) <= 6 and arithmetic_answer(text) >= 0
-    True
-    """
-    if max_length < 3 or min_length > 7:
-        raise ValueError(f"Arithmetic questions have 3 to 7 characters. Received: length {min_length}-{max_length}")
-    for _ in range(1000):
-        top = 9 if rng.random() < 0.5 else 99
-        a, b = int(rng.integers(0, top + 1)), int(rng.integers(0, top + 1))
-        op = "+" if rng.random() < 0.5 else "-"
-        if op == "-" and b > a:
-            a, b = b, a  # answers stay natural numbers, as on real sites
-        text = f"{a}{op}{b}" + ("=?", "=", "")[int(rng.integers(0, 3))]
-        if min_length <= len(text) <= max_length:
-            return text
-    raise ValueError(f"No arithmetic question fits lengths {min_length}-{max_length}.")
-
-
-_QUESTION = re.compile(r"^\s*(\d+)\s*([-+x*])\s*(\d+)\s*(=\s*\??)?\s*$")
-
-
-def arithmetic_answer(text):
-    """The answer to an arithmetic captcha's text, as read by a model.
-
-    Example:
-
-    >>> arithmetic_answer("3+8=?"), arithmetic_answer("12-5="), arithmetic_answer("7x6")
-    (11, 7, 42)
-
-    Raises:
-        ValueError: the text is not a question of two numbers and `+ - x *`.
-    """
-    match = _QUESTION.match(text)
-    if not match:
-        raise ValueError(f"Not an arithmetic question (such as 3+8=?): {text!r}")
-    a, op, b = int(match[1]), match[2], int(match[3])
-    return a + b if op == "+" else a - b if op == "-" else a * b
 
 
 def render_style(style, text, seed, width, height):

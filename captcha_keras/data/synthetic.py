@@ -6,10 +6,11 @@ import keras
 import numpy as np
 from captcha.image import ImageCaptcha
 
+from captcha_keras.arithmetic import random_question
 from captcha_keras.charset import Charset
 from captcha_keras.charset import parse_length
 from captcha_keras.data.captcha_randomness import seeded_captcha_randomness
-from captcha_keras.data.styles import arithmetic_text
+from captcha_keras.data.styles import arithmetic_operators
 from captcha_keras.data.styles import check_style
 from captcha_keras.data.styles import mix_styles
 from captcha_keras.data.styles import render_style
@@ -171,8 +172,9 @@ class SyntheticCaptchas(keras.utils.PyDataset):
         styles = self.draw_styles(rng)
         # Arithmetic images show a question, not random characters (drawn
         # after the seeds, so that the other images of a batch keep theirs).
+        operators = arithmetic_operators(self.charset.characters)
         texts = [
-            arithmetic_text(rng, self.min_length, self.max_length) if style == "arith" else text
+            random_question(rng, self.min_length, self.max_length, operators) if style == "arith" else text
             for text, style in zip(texts, styles)
         ]
         return texts, seeds, styles

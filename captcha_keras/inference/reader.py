@@ -46,6 +46,7 @@ from captcha_keras.inference.readings import abstain_below
 from captcha_keras.inference.readings import allowed_indices
 from captcha_keras.inference.readings import check_min_confidence
 from captcha_keras.inference.readings import read_outputs
+from captcha_keras.inference.readings import with_answers
 from captcha_keras.inference.runtimes import load_runtime
 from captcha_keras.runs import DEFAULT_MODEL
 from captcha_keras.runs import FORMATS
@@ -196,6 +197,7 @@ class Reader:
             "min_length": c.min_length,
             "max_length": c.max_length,
             "temperature": c.temperature,
+            "task": c.task,
             "metrics": read_metrics(self.path) if self.path else None,
         }
 
@@ -251,7 +253,8 @@ class Reader:
             allowed,
             self.alternatives,
         )
-        return abstain_below(readings, min_confidence)
+        readings = abstain_below(readings, min_confidence)
+        return with_answers(readings) if self.config.task == "arithmetic" else readings
 
     def read_arrays(self, arrays, allowed=None, lengths=None, min_confidence=None):
         """Reads a batch of preprocessed `(n, height, width, channels)` uint8 arrays."""

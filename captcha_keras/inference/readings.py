@@ -23,6 +23,7 @@ import numbers
 
 import numpy as np
 
+from captcha_keras.arithmetic import answer
 from captcha_keras.inference.decoding import decode_outputs
 from captcha_keras.inference.decoding import head_list
 from captcha_keras.inference.decoding import log_probabilities
@@ -68,12 +69,19 @@ class Reading:
         characters: list of `CharacterReading`, one per character of `text`
             (none for an abstention).
         reason: str or None. Why the reader abstained.
+        answer: int or None. For a run of arithmetic questions
+            (`RunConfig.task`), the answer to the question read
+            (`with_answers`); None otherwise.
+        answer_reason: str or None. For a run of arithmetic questions, why
+            a reading has no answer (not a question, or no text).
     """
 
     text: str
     confidence: float
     characters: list
     reason: str = None
+    answer: int = None
+    answer_reason: str = None
 
     @property
     def abstained(self):
@@ -88,6 +96,10 @@ class Reading:
         }
         if self.abstained:
             result.update(abstained=True, reason=self.reason)
+        if self.answer is not None or self.answer_reason is not None:
+            result["answer"] = self.answer
+            if self.answer is None:
+                result["answer_reason"] = self.answer_reason
         return result
 
 
@@ -117,6 +129,29 @@ def abstain_below(readings, min_confidence):
         )
         for r in readings
     ]
+
+
+def with_answers(readings):
+    """The readings of an arithmetic run, each with its `answer`, or the reason it has none.
+
+    A text that is not a question (a misread operator, a digit too many) gets
+    no answer: a wrong answer would look like a right one.
+
+    Example:
+
+    >>> [r.answer for r in with_answers([Reading("3+8=?", 0.99, []), Reading("3+=?", 0.4, [])])]
+    [11, None]
+    """
+    answered = []
+    for r in readings:
+        if r.abstained:
+            answered.append(dataclasses.replace(r, answer=None, answer_reason=f"no text was read: {r.reason}"))
+            continue
+        try:
+            answered.append(dataclasses.replace(r, answer=answer(r.text), answer_reason=None))
+        except ValueError as error:
+            answered.append(dataclasses.replace(r, answer=None, answer_reason=str(error)))
+    return answered
 
 
 def allowed_indices(allowed, charset):

@@ -137,6 +137,9 @@ class TrainConfig:
             augmented copy of its image.
         pseudo_labels: `pseudo.PseudoLabels` or None. Pseudo-labelled
             images this run trains on besides `data` (set by the rounds, not a flag).
+        task: str. `"arithmetic"` when every label is an arithmetic question
+            (`--style arith`, or such folder labels), else `"text"` (settled
+            by `inputs.resolve_inputs`, not a flag; `RunConfig.task`).
     """
 
     family: str = "ctc"
@@ -190,6 +193,7 @@ class TrainConfig:
     pseudo_stable: bool = True
     pseudo_labels: object = dataclasses.field(default=None, repr=False)
     channels_chosen: bool = dataclasses.field(default=None, repr=False)
+    task: str = dataclasses.field(default="text", repr=False)
 
     def __post_init__(self):
         # Imported here: the registry pulls in Keras, and `--help` should not wait for it.
@@ -310,4 +314,5 @@ class TrainConfig:
             channels=1 if self.grayscale else 3,
             keep_aspect=self.keep_aspect,
             style=self.style,
+            task=self.task,
         )

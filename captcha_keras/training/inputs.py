@@ -2,6 +2,7 @@
 
 import os
 
+from captcha_keras.arithmetic import are_questions
 from captcha_keras.charset import DEFAULT_CHARSET
 from captcha_keras.charset import Charset
 from captcha_keras.charset import parse_length
@@ -137,10 +138,23 @@ def resolve_inputs(config):
         else:
             config.length = source.length if source is not None else "4"
         config.min_length, config.max_length = parse_length(config.length)
+    config.task = run_task(config, splits)
+    if config.task == "arithmetic" and splits is not None:
+        print("Every label is an arithmetic question: the run's readings will carry their answers.")
     config.emphasize = resolve_emphasis(config.emphasize, config.charset)
     character_weights(config.charset, config.emphasize, config.emphasis)  # refuses bad ones now, not after --overwrite
     check_style(config.style, config.charset, config.min_length, config.max_length)
     return splits, source_model, source
+
+
+def run_task(config, splits):
+    """`"arithmetic"` when every label the run learns is an arithmetic question, else `"text"`."""
+    if splits is not None:
+        texts = list(splits.texts)
+        if config.synthetic_ratio and config.style != "arith":
+            return "text"
+        return "arithmetic" if are_questions(texts) else "text"
+    return "arithmetic" if config.style == "arith" else "text"
 
 
 def _resumed_run(config):

@@ -86,7 +86,8 @@ def finish_run(
     )
     print(
         f"Run saved to {run_dir}: sequence accuracy {scores['sequence_accuracy']:.2%}, "
-        f"CER {scores['cer']:.4f} on {scores['samples']} {what}."
+        f"CER {scores['cer']:.4f} on {scores['samples']} {what}"
+        + (f"; answers right {scores['answer_accuracy']:.2%}." if "answer_accuracy" in scores else ".")
     )
     print(
         f"Confidence: ECE {scores['ece']:.2%}; the {scores['coverage']:.0%} most confident readings are "

@@ -118,6 +118,12 @@ function card(name, imageUrl, result) {
   }
   if (result.confidence < LOW_CONFIDENCE) item.classList.add("low");
   item.append(characterSpans(result));
+  if ("answer" in result) {
+    // An arithmetic model: the answer is what the user types; a text that is no question gets none.
+    item.append(result.answer !== null
+      ? element("div", "answer", `= ${result.answer}`)
+      : element("div", "answer none", `no answer: ${result.answer_reason}`));
+  }
   item.append(element("div", "conf", `confidence ${percent(result.confidence)}`
     + (result.confidence < LOW_CONFIDENCE ? " (low)" : "")));
   return item;
