@@ -1,7 +1,16 @@
-"""Reading images from files or bytes and fitting them to a model's input."""
+"""Reading images from files or bytes and fitting them to a model's input.
+
+An animated image (GIF, APNG, animated WebP) is read whole: its frames,
+composited as a browser shows them (disposal methods, frames smaller than the
+screen), are fused into one image (`fuse_frames`), since captchas of this
+kind show each character clearly in some frames only. Its frames are counted
+and bounded (`MAX_FRAMES`, frames x pixels within `max_pixels`) before any is
+decoded.
+"""
 
 import io
 import os
+import struct
 
 import numpy as np
 from PIL import Image
@@ -22,17 +31,27 @@ class ImageTooLarge(ImageError):
 # Formats a reader accepts by default: what browsers and captcha systems serve.
 READ_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
 # Refuse images of more pixels than this before decoding them: a captcha is
-# a few thousand; a decompression bomb, billions.
+# a few thousand; a decompression bomb, billions. An animation's budget is
+# its frames times its screen.
 DEFAULT_MAX_PIXELS = 16_000_000
+# Refuse animations of more frames than this: captchas blink through a few
+# dozen at most.
+MAX_FRAMES = 200
+# How an animation's frames become one image (docs/animated.md says why). A run
+# records the fusion it trained with (`RunConfig.fusion`) and its readers use
+# that one; CAPTCHA_KERAS_FUSION sets what new runs use, for measuring them.
+FUSIONS = ("salient", "darkest", "lightest", "median", "mean", "first")
+FUSION = os.environ.get("CAPTCHA_KERAS_FUSION", "salient")
 
 
-def load_image(source, max_pixels=None, formats=None):
+def load_image(source, max_pixels=None, formats=None, fusion=None):
     """Opens and fully decodes an image from a path or bytes.
 
     Decoding everything up front turns a truncated file into an error here,
     not a half-grey image later. The size and format are checked from the
     header first, so a decompression bomb is refused before it is decoded.
-    An animated image yields its first frame; an EXIF orientation is applied.
+    An animated image yields its frames fused (`fuse_frames`), in RGB;
+    an EXIF orientation is applied.
 
     Args:
         source: str, `os.PathLike` or bytes.
@@ -40,6 +59,8 @@ def load_image(source, max_pixels=None, formats=None):
             height) than this; None: Pillow's own bomb limit only.
         formats: sequence of str or None. Pillow format names to accept
             (`READ_FORMATS`); None: any format Pillow reads.
+        fusion: str or None. How an animation's frames are fused
+            (`fuse_frames`); None: `FUSION`.
 
     Returns:
         A `PIL.Image.Image`.
@@ -69,6 +90,19 @@ def load_image(source, max_pixels=None, formats=None):
             raise ImageTooLarge(
                 f"{name}: {width}x{height} is {width * height:,} pixels, more than the {max_pixels:,} allowed."
             )
+        if getattr(image, "is_animated", False):
+            frames = count_frames(image, source if name == "<bytes>" else name, name)
+            budget = max_pixels if max_pixels is not None else Image.MAX_IMAGE_PIXELS
+            if frames > MAX_FRAMES:
+                raise ImageTooLarge(f"{name}: an animation of more than the {MAX_FRAMES} frames allowed.")
+            if budget is not None and frames * width * height > budget:
+                raise ImageTooLarge(
+                    f"{name}: {frames} frames of {width}x{height} are {frames * width * height:,} pixels, "
+                    f"more than the {budget:,} allowed."
+                )
+            fused = fuse_frames(read_frames(image), fusion or FUSION)
+            image.close()
+            return fused
         image.load()
         # In place: without an orientation tag it would otherwise copy every image.
         ImageOps.exif_transpose(image, in_place=True)
@@ -77,6 +111,116 @@ def load_image(source, max_pixels=None, formats=None):
         if image is not None:
             image.close()
         raise _image_error(name, error, formats) from None
+
+
+def count_frames(image, source, name):
+    """An animation's frame count, read without decoding any frame.
+
+    A GIF's blocks are walked here (`gif_frames`), which also refuses a frame
+    reaching past the screen; APNG and WebP state their count in a header.
+    """
+    if image.format != "GIF":
+        return image.n_frames
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return gif_frames(io.BytesIO(bytes(source)), name)
+    with open(source, "rb") as f:
+        return gif_frames(f, name)
+
+
+def gif_frames(f, name="<bytes>", limit=MAX_FRAMES):
+    """Counts a GIF's frames from its block structure, stopping past `limit`.
+
+    Image data is skipped, not decoded. A truncated file ends the count (the
+    decoder then says what is wrong).
+
+    Raises:
+        ImageError: a frame lies outside the logical screen (browsers clip
+            it; a decoder would grow the canvas past the pixels checked).
+    """
+    header = f.read(13)
+    if len(header) < 13:
+        return 0
+    width, height, flags = *struct.unpack("<HH", header[6:10]), header[10]
+    if flags & 0x80:  # a global colour table
+        f.seek(3 * (2 << (flags & 7)), io.SEEK_CUR)
+    frames = 0
+    while frames <= limit:
+        block = f.read(1)
+        if not block or block == b";":
+            break
+        if block == b"!":  # an extension: its label, then data sub-blocks
+            f.read(1)
+        elif block == b",":  # an image: its descriptor, a local colour table, LZW data sub-blocks
+            descriptor = f.read(9)
+            if len(descriptor) < 9:
+                break
+            left, top, frame_width, frame_height = struct.unpack("<HHHH", descriptor[:8])
+            if left + frame_width > width or top + frame_height > height:
+                raise ImageTooLarge(
+                    f"{name}: frame {frames + 1} ({frame_width}x{frame_height} at {left},{top}) lies outside "
+                    f"the GIF's {width}x{height} screen."
+                )
+            frames += 1
+            if descriptor[8] & 0x80:
+                f.seek(3 * (2 << (descriptor[8] & 7)), io.SEEK_CUR)
+            f.read(1)  # LZW minimum code size
+        else:
+            break  # not a block: the decoder stops here too
+        while True:  # data sub-blocks, each led by its length, until an empty one
+            size = f.read(1)
+            if not size or size == b"\x00":
+                break
+            f.seek(size[0], io.SEEK_CUR)
+    return frames
+
+
+def read_frames(image):
+    """Every frame of an open animation as a browser shows it, flattened onto white: RGB uint8 arrays.
+
+    The image is left at the frame it was at.
+    """
+    frames, current = [], image.tell()
+    for index in range(image.n_frames):
+        image.seek(index)
+        # Pillow composites each frame onto the canvas the previous ones left (disposal methods included).
+        frames.append(np.asarray(flatten(image).convert("RGB"), dtype="uint8"))
+    image.seek(current)
+    return frames
+
+
+def fuse_frames(frames, method=FUSION):
+    """One RGB image from an animation's frames (`(h, w, 3)` uint8 arrays).
+
+    Methods:
+    - `salient`: each pixel's value farthest (in luma) from the median of
+      every pixel of every frame, the background's level: what any frame
+      shows there, whether the text is darker or lighter than the
+      background (a per-pixel median would lose a character shown in most
+      frames: the frame where it fades would stand out);
+    - `darkest`, `lightest`: the per-pixel minimum, maximum;
+    - `median`, `mean`: per pixel;
+    - `first`: the first frame (what readers did before).
+    """
+    if method not in FUSIONS:
+        raise ValueError(f"Unknown fusion. Expected one of {FUSIONS}. Received: method={method!r}")
+    stack = np.stack(frames).astype("int16")
+    if method == "first" or len(frames) == 1:
+        fused = stack[0]
+    elif method == "darkest":
+        fused = stack.min(axis=0)
+    elif method == "lightest":
+        fused = stack.max(axis=0)
+    elif method == "mean":
+        fused = np.rint(stack.mean(axis=0))
+    else:
+        if method == "median":
+            fused = np.rint(np.median(stack, axis=0))
+        else:
+            # Distance in luma, so that the three channels pick the same frame.
+            luma = stack @ np.array([299, 587, 114]) / 1000
+            pick = np.abs(luma - np.median(luma)).argmax(axis=0)
+            fused = np.take_along_axis(stack, pick[None, ..., None], axis=0)[0]
+    return Image.fromarray(np.clip(fused, 0, 255).astype("uint8"), "RGB")
 
 
 def _decoders(formats):

@@ -286,6 +286,8 @@ class RunConfig:
         task: str. `"text"`, or `"arithmetic"` when every label is an
             arithmetic question (`captcha_keras.arithmetic`): its readings
             then carry the answer.
+        fusion: str. How its readers fuse an animation's frames
+            (`images.fuse_frames`): what it trained with.
     """
 
     arch: str
@@ -300,6 +302,7 @@ class RunConfig:
     style: str = "captcha"
     temperature: float = 1.0
     task: str = "text"
+    fusion: str = "salient"
 
     @property
     def grayscale(self):

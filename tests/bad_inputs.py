@@ -92,7 +92,24 @@ def cases():
         out.append((f"random-{seed}.png", noise, "error"))
         out.append((f"random-behind-png-magic-{seed}.png", png[:16] + noise, "error"))
     out += odd_but_valid(png, rgb)
+    out += bad_animations(rgb)
     return out
+
+
+def bad_animations(rgb):
+    """Animated GIFs no reader may decode: too many frames, a frame past the screen, truncated."""
+    many = [Image.new("L", (12, 8), i % 256) for i in range(1000)]
+    small = rgb.resize((40, 20))
+    frames = [small, small.rotate(20), small.rotate(-20)]
+    animation = encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100)
+    outside = bytearray(animation)
+    descriptors = [i for i in range(len(outside)) if outside[i] == 0x2C and outside[i + 5 : i + 9] == b"(\x00\x14\x00"]
+    outside[descriptors[-1] + 5 : descriptors[-1] + 7] = struct.pack("<H", 60000)
+    return [
+        ("gif-1000-frames.gif", encode(many[0], "GIF", save_all=True, append_images=many[1:]), "error"),
+        ("gif-frame-outside-screen.gif", bytes(outside), "error"),
+        ("gif-animated-cut.gif", animation[: len(animation) * 2 // 3], "error"),
+    ]
 
 
 def odd_but_valid(png, rgb):

@@ -1,5 +1,6 @@
 """The in-graph reading of the SavedModel: decoding, preprocessing and CTC decoding in TensorFlow."""
 
+import dataclasses
 import io
 
 import numpy as np
@@ -9,6 +10,8 @@ from PIL import Image
 
 from captcha_keras.charset import Charset
 from captcha_keras.export import graph
+from captcha_keras.images import FUSIONS
+from captcha_keras.images import MAX_FRAMES
 from captcha_keras.images import load_image
 from captcha_keras.images import to_model_input
 from captcha_keras.inference.decoding import best_path_within
@@ -80,6 +83,46 @@ def test_graph_preprocessing_matches_pillow_within_one_level(format, config):
             assert difference.max() == 0, (mode, "no resize: the same integer arithmetic")
         checked += 1
     assert checked >= 8
+
+
+def animations():
+    """Animated GIFs of blinking boxes, dark on light and light on dark, in each disposal and with frames
+    cropped to what changed, of odd and even frame counts (the fusion's median differs)."""
+    for count in (2, 3, 5):
+        for dark in (True, False):
+            frames = []
+            for f in range(count):
+                array = np.full((32, 96, 3), 230 if dark else 25, np.uint8)
+                for c in range(4):
+                    if c % count == f:
+                        array[8:24, 6 + 22 * c : 20 + 22 * c] = (20, 40, 200) if dark else (240, 200, 90)
+                array[(5 * f) % 32, :] = (120, 60, 30)  # a noise line that moves
+                frames.append(Image.fromarray(array))
+            for options in ({}, {"disposal": 2, "optimize": True}, {"disposal": 1}):
+                buffer = io.BytesIO()
+                frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=80, **options)
+                yield buffer.getvalue()
+
+
+@pytest.mark.parametrize("fusion", FUSIONS)
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c.width}x{c.height}x{c.channels}")
+def test_an_animated_gif_is_fused_in_the_graph_as_readers_fuse_it(config, fusion):
+    config = dataclasses.replace(config, fusion=fusion)
+    for data in animations():
+        image = load_image(data, fusion=fusion)
+        expected = to_model_input(image, config.width, config.height, config.channels, config.keep_aspect)
+        got = graph.preprocess(tf.constant(data), config, 10**8).numpy()
+        difference = np.abs(got.astype(int) - expected.astype(int)).max()
+        # At the frames' own size no resize: the same integers; else Pillow's fixed-point resize.
+        assert difference <= (0 if (config.width, config.height) == (96, 32) else 1)
+
+
+def test_an_animation_of_too_many_frames_is_refused_in_the_graph():
+    frames = [Image.new("L", (8, 8), i) for i in range(MAX_FRAMES + 1)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
+    with pytest.raises(tf.errors.InvalidArgumentError, match=f"more than {MAX_FRAMES} frames"):
+        graph.preprocess(tf.constant(buffer.getvalue()), CONFIGS[0], 10**8)
 
 
 def test_transparent_background_turns_white_not_black():

@@ -210,7 +210,15 @@ def evaluate_folder(reader, args, lengths=None):
         with open(args.only) as f:
             wanted = {line.strip() for line in f if line.strip()}
     data = read_folder(
-        args.data, c.width, c.height, c.channels, c.keep_aspect, strict=args.strict, workers=args.workers, only=wanted
+        args.data,
+        c.width,
+        c.height,
+        c.channels,
+        c.keep_aspect,
+        strict=args.strict,
+        workers=args.workers,
+        only=wanted,
+        fusion=c.fusion,
     )
     missing = (wanted or set()) - set(data.files)
     if missing:

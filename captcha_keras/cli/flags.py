@@ -146,8 +146,9 @@ def training_parser(family, description):
         default=d.style,
         choices=STYLE_CHOICES,
         help="what synthetic captchas look like: captcha = the captcha package as it comes; fonts, "
-        "clean, noisy, hollow, dotted, arith (arithmetic questions) = one style of docs/styles.md; "
-        "mix = each image in one of them (arith only when the charset spells 0-9+-=?)",
+        "clean, noisy, hollow, dotted, gif (animated: frames fused as a reader fuses them), arith "
+        "(arithmetic questions) = one style of docs/styles.md; mix = each image in one of captcha to "
+        "dotted (and arith when the charset spells 0-9+-=?)",
     )
     p.add_argument(
         "--max-minutes",

@@ -30,13 +30,13 @@ def parse_args(argv=None):
         choices=("train", "validation", "test"),
         help="independent streams of one seed; a training run with this seed draws 'train'",
     )
-    p.add_argument("--grayscale", action="store_true", help="one-channel PNGs")
+    p.add_argument("--grayscale", action="store_true", help="one-channel images")
     p.add_argument(
         "--style",
         default="captcha",
         choices=STYLE_CHOICES,
-        help="captcha = the captcha package as it comes; a style of docs/styles.md; mix = each image "
-        "in one of them (arith needs --charset '0123456789+-=?')",
+        help="captcha = the captcha package as it comes; a style of docs/styles.md (gif writes animated "
+        ".gif files); mix = each image in one of them (arith needs --charset '0123456789+-=?')",
     )
     p.add_argument("--workers", type=int, default=2, help="processes drawing and writing")
     p.add_argument("--force", action="store_true", help="write into a folder that already holds images")

@@ -163,12 +163,12 @@ class FolderData:
         return "\n".join(lines)
 
 
-def _decode(root, files, width, height, channels, keep_aspect):
+def _decode(root, files, width, height, channels, keep_aspect, fusion=None):
     """Decodes files; returns `(images, ok indices, problems)`."""
     images, ok, problems = [], [], []
     for i, file in enumerate(files):
         try:
-            image = load_image(os.path.join(root, file))
+            image = load_image(os.path.join(root, file), fusion=fusion)
             images.append(to_model_input(image, width, height, channels, keep_aspect))
             ok.append(i)
         except ImageError as error:
@@ -176,15 +176,18 @@ def _decode(root, files, width, height, channels, keep_aspect):
     return images, ok, problems
 
 
-def decode_images(root, files, width, height, channels, *, keep_aspect=False, workers=2, progress=None):
-    """Decodes image files into a model-input array, reporting the bad ones.
+def decode_images(root, files, width, height, channels, *, keep_aspect=False, workers=2, progress=None, fusion=None):
+    """Decodes image files into a model-input array, reporting the bad ones (`fusion`: how an
+    animation's frames are fused, `images.load_image`).
 
     Returns:
         `(images, ok, problems)`: a uint8 array of the good images, the
         indices into `files` they came from, and `(file, reason)` pairs.
     """
     chunks = [files[i : i + 500] for i in range(0, len(files), 500)]
-    decode = functools.partial(_decode, root, width=width, height=height, channels=channels, keep_aspect=keep_aspect)
+    decode = functools.partial(
+        _decode, root, width=width, height=height, channels=channels, keep_aspect=keep_aspect, fusion=fusion
+    )
     bar = tqdm.tqdm(total=len(files), desc=progress, unit="img", disable=progress is None, leave=False)
     images, ok, problems, offset = [], [], [], 0
     with contextlib.ExitStack() as stack:
@@ -216,6 +219,7 @@ def read_folder(
     workers=2,
     progress="reading images",
     only=None,
+    fusion=None,
 ):
     """Reads a labelled folder into memory at the model's input size.
 
@@ -231,6 +235,8 @@ def read_folder(
             to `root`); the others are not decoded.
         workers: int. Decoding processes for large folders.
         progress: str or None. Progress-bar label; None hides it.
+        fusion: str or None. How animations' frames are fused (a run's
+            `RunConfig.fusion`); None: `images.FUSION`.
 
     Returns:
         A `FolderData`.
@@ -246,7 +252,15 @@ def read_folder(
         scan.files, scan.labels = [scan.files[i] for i in keep], [scan.labels[i] for i in keep]
         scan.problems = [(file, reason) for file, reason in scan.problems if file in only]
     images, ok, problems = decode_images(
-        root, scan.files, width, height, channels, keep_aspect=keep_aspect, workers=workers, progress=progress
+        root,
+        scan.files,
+        width,
+        height,
+        channels,
+        keep_aspect=keep_aspect,
+        workers=workers,
+        progress=progress,
+        fusion=fusion,
     )
     data = FolderData(
         root=root,

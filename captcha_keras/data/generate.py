@@ -1,4 +1,4 @@
-"""Write a folder of synthetic captchas named `<label>_<index>.png` (`scripts/generate.py`)."""
+"""Write a folder of synthetic captchas named `<label>_<index>.png`, `.gif` for `--style gif` (generate.py)."""
 
 import concurrent.futures
 import dataclasses
@@ -31,7 +31,7 @@ class GenerateResult:
         return f"wrote {self.count:,} captchas to {self.folder} in {self.seconds:.1f} s ({self.rate:,.0f} images/s)"
 
 
-def generated_name(label, index, count):
+def generated_name(label, index, count, extension=".png"):
     """`<label>_<index>.png`, the index zero-padded to the width of `count - 1`.
 
     Example:
@@ -39,15 +39,28 @@ def generated_name(label, index, count):
     >>> generated_name("AB12", 7, 1000)
     'AB12_007.png'
     """
-    return f"{label}_{index:0{len(str(max(count - 1, 0)))}d}.png"
+    return f"{label}_{index:0{len(str(max(count - 1, 0)))}d}{extension}"
 
 
 def _write_batch(dataset, batch, start, stop, out, count):
-    """Draws batch `batch` and writes its images `start..stop-1` (global indices)."""
+    """Draws batch `batch` and writes its images `start..stop-1` (global indices): PNGs, or the
+    animated GIFs themselves for the `gif` style (whose fused frames the stream draws)."""
+    from captcha_keras.data.styles import encode_animation
+    from captcha_keras.data.styles import render_animation
     from captcha_keras.data.synthetic import draw_one_batch
 
-    images, texts = draw_one_batch(dataset, batch)
     first = batch * dataset.batch_size
+    if dataset.style == "gif":
+        texts, seeds, _ = dataset.plan_batch(batch)
+        for index in range(start, stop):
+            text, seed = texts[index - first], int(seeds[index - first])
+            frames = render_animation(text, seed, dataset.width, dataset.height)
+            if dataset.grayscale:
+                frames = [frame.convert("L") for frame in frames]
+            with open(os.path.join(out, generated_name(text, index, count, ".gif")), "wb") as f:
+                f.write(encode_animation(frames))
+        return stop - start
+    images, texts = draw_one_batch(dataset, batch)
     for index in range(start, stop):
         image = images[index - first]
         # PIL wants a 2-D array for one channel.

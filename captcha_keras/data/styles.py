@@ -15,10 +15,16 @@ Styles (`STYLES`; `--style mix` draws each image in one of `MIX`):
 - `noisy`: `clean` under lines, a grid, speckles and arcs.
 - `hollow`: outlined glyphs.
 - `dotted`: glyphs drawn as a dot screen.
+- `gif`: animated captchas in the `clean` or `noisy` look, 3 to 8 frames in
+  which each character shows clearly in some frames only (faded in the
+  others) and no frame shows them all, noise moving between frames
+  (`render_animation`; `render_style` returns the frames fused as every
+  reader fuses a GIF's, `images.load_image`).
 - `arith`: arithmetic captchas (`3+8=?`, `12-5=`, and `7x6` when the charset
   holds `x`), whose text is the question (`captcha_keras.arithmetic` answers it).
 
-Every style but `captcha` may then be blurred and JPEG-compressed (`_finish`).
+Every style but `captcha` and `gif` may then be blurred and JPEG-compressed
+(`_finish`; a GIF's own palette is its artefact).
 """
 
 import io
@@ -35,6 +41,7 @@ from PIL import ImageFont
 from PIL import ImageOps
 
 from captcha_keras import arithmetic
+from captcha_keras.images import load_image
 
 FONT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fonts")
 FONT_NAMES = (
@@ -53,7 +60,7 @@ FONT_NAMES = (
 FONTS = tuple(os.path.join(FONT_DIR, f"{name}.ttf") for name in FONT_NAMES)
 
 MIX = ("captcha", "fonts", "clean", "noisy", "hollow", "dotted")
-STYLES = MIX + ("arith",)
+STYLES = MIX + ("gif", "arith")
 STYLE_CHOICES = STYLES + ("mix",)
 
 # Glyphs are drawn this big and scaled down to the image: small sizes would
@@ -116,9 +123,62 @@ def render_style(style, text, seed, width, height):
         image = _draw_fonts(rng, text, seed, width, height)
     elif style in ("clean", "noisy", "hollow", "dotted", "arith"):
         image = _draw_own(rng, text, width, height, style)
+    elif style == "gif":
+        # What a reader makes of the GIF file: its palette, then the frames fused.
+        return load_image(encode_animation(render_animation(text, seed, width, height))).convert("RGB")
     else:
         raise ValueError(f"Unknown style. Expected one of {', '.join(STYLES)}. Received: style={style!r}")
     return _finish(rng, image)
+
+
+def render_animation(text, seed, width, height):
+    """The frames of `text` as an animated captcha (`gif`): a list of RGB PIL images.
+
+    Each character is drawn clearly in a random part of the frames and faded
+    (opacity 0-25%) in the others, so that no single frame shows the whole
+    text; the layout stays, the noise moves.
+    """
+    rng = random.Random(seed)
+    count = rng.randint(3, 8)
+    shown = _blinks(rng, len(text), count)
+    background, colours = _colours(rng, rng.random() < 0.25)
+    canvas = _background(rng, width, height, background)
+    layout = _layout(rng, text, colours, "solid")
+    full = _compose(layout)
+    target_h = rng.uniform(0.5, 0.88) * height
+    scale_w = target_h / full.size[1] * full.size[0] * rng.uniform(0.8, 1.3)
+    size = (max(1, int(min(scale_w, rng.uniform(0.75, 0.97) * width))), max(1, int(target_h)))
+    x, y = rng.randint(0, max(0, width - size[0])), rng.randint(0, max(0, height - size[1]))
+    noisy = rng.random() < 0.5
+    frames = []
+    for visible in shown:
+        frame_rng = random.Random(rng.getrandbits(64))
+        layer = _compose(layout, [1.0 if v else frame_rng.uniform(0.0, 0.25) for v in visible])
+        layer = layer.resize(size, Image.LANCZOS)
+        frame = canvas.copy()
+        frame.paste(layer, (x, y), layer)
+        if noisy:
+            _noise(frame_rng, frame, colours, width, height)
+        frames.append(frame)
+    return frames
+
+
+def _blinks(rng, characters, frames):
+    """Which characters each frame shows clearly: `frames` lists of `characters` bools, each
+    character in at least one frame and no frame with them all."""
+    for _ in range(100):
+        shown = [[rng.random() < 0.5 for _ in range(characters)] for _ in range(frames)]
+        if all(any(f[c] for f in shown) for c in range(characters)) and not any(all(f) for f in shown):
+            return shown
+    # Rarely reached (one character, few frames): one frame after the other.
+    return [[c % frames == f for c in range(characters)] for f in range(frames)]
+
+
+def encode_animation(frames, duration=120):
+    """The frames as an animated GIF file's bytes (looping, `duration` ms a frame)."""
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=duration, loop=0)
+    return buffer.getvalue()
 
 
 def _font(path, size):
@@ -226,6 +286,12 @@ def _glyph(rng, character, font, colour, stroke):
 
 def _text_layer(rng, text, colours, stroke):
     """The text's glyphs side by side on one transparent layer, sometimes waved."""
+    return _compose(_layout(rng, text, colours, stroke))
+
+
+def _layout(rng, text, colours, stroke):
+    """Where each glyph of the text goes on its layer, and the layer's wave: every random choice
+    of `_text_layer`, so that `_compose` can draw the same text with some glyphs faded."""
     font = _font(rng.choice(FONTS), _GLYPH_SIZE)
     one_colour = rng.random() < 0.6
     first = colours()
@@ -235,20 +301,40 @@ def _text_layer(rng, text, colours, stroke):
     gap = int(spacing * np.mean(widths))
     height = max(g.size[1] for g in glyphs) + _GLYPH_SIZE // 4
     total = sum(widths) + gap * (len(glyphs) - 1) + 8
-    layer = Image.new("RGBA", (max(total, 8), height), (0, 0, 0, 0))
-    x = 4
+    x, places = 4, []
     for glyph in glyphs:
         y = (height - glyph.size[1]) // 2 + rng.randint(-_GLYPH_SIZE // 10, _GLYPH_SIZE // 10)
-        layer.alpha_composite(glyph, (max(0, x), max(0, min(y, height - glyph.size[1]))))
+        places.append((max(0, x), max(0, min(y, height - glyph.size[1]))))
         x += glyph.size[0] + gap
-    layer = layer.crop(layer.getbbox() or (0, 0, 1, 1))
-    if rng.random() < 0.35:  # a sine wave along the text
+    wave = None
+    if rng.random() < 0.35:  # a sine wave along the text: amplitude and period as shares of the cropped layer
+        wave = (rng.uniform(0, 1), rng.uniform(0.5, 1.5), rng.uniform(0, 2 * np.pi))
+    return glyphs, places, (max(total, 8), height), wave
+
+
+def _compose(layout, alphas=None):
+    """The layer of a `_layout`, each glyph's opacity times its `alphas` entry (all 1 by default)."""
+    glyphs, places, size, wave = layout
+    layer = Image.new("RGBA", size, (0, 0, 0, 0))
+    box = None
+    for i, (glyph, place) in enumerate(zip(glyphs, places)):
+        if alphas is not None and alphas[i] < 1:
+            glyph = glyph.copy()
+            glyph.putalpha(glyph.getchannel("A").point(lambda a, k=alphas[i]: round(a * k)))
+        layer.alpha_composite(glyph, place)
+        if glyphs[i].getbbox() is None:  # a space: nothing to keep in the crop
+            continue
+        # The crop is the glyphs' boxes, faded or not, so that every frame of an animation keeps one geometry.
+        edges = (*place, place[0] + glyph.size[0], place[1] + glyph.size[1])
+        box = edges if box is None else (*map(min, box[:2], edges[:2]), *map(max, box[2:], edges[2:]))
+    box = box or (0, 0, 1, 1)
+    layer = layer.crop((max(0, box[0]), max(0, box[1]), min(size[0], box[2]), min(size[1], box[3])))
+    if wave is not None:
         array = np.asarray(layer)
-        amplitude = rng.uniform(1, 0.12 * array.shape[0])
-        period = rng.uniform(0.5, 1.5) * array.shape[1]
-        phase = rng.uniform(0, 2 * np.pi)
+        amplitude = 1 + wave[0] * (0.12 * array.shape[0] - 1)
+        period = wave[1] * array.shape[1]
         padded = np.pad(array, ((int(amplitude) + 1,) * 2, (0, 0), (0, 0)))
-        shifts = (amplitude * np.sin(2 * np.pi * np.arange(array.shape[1]) / period + phase)).astype(int)
+        shifts = (amplitude * np.sin(2 * np.pi * np.arange(array.shape[1]) / period + wave[2])).astype(int)
         waved = np.stack([np.roll(padded[:, i], s, axis=0) for i, s in enumerate(shifts)], axis=1)
         layer = Image.fromarray(waved)
     return layer

@@ -6,7 +6,8 @@ no Python code of ours. Each step repeats what `Reader` does in Python,
 on the same integer arithmetic where Pillow's is exact:
 
 - decoding: PNG, JPEG (libjpeg's accurate integer DCT, as Pillow's), GIF
-  (first frame), BMP, with the pixel count checked from the header first;
+  (every frame, fused as `images.fuse_frames` does), BMP, with the pixel
+  count checked from the header first;
 - transparency composited onto white with Pillow's `alpha_composite`
   formula, then Pillow's `convert("L")` weights;
 - padding to the input's aspect ratio with the border's median colour
@@ -22,12 +23,16 @@ on the same integer arithmetic where Pillow's is exact:
 Known differences from the Python path: a resize's weights are exact
 floats here and 22-bit fixed point in Pillow (a pixel may differ by one
 level); a GIF's transparent pixels are not composited (TensorFlow's
-decoder drops the transparency); 16-bit PNGs keep their high byte where
+decoder drops the transparency), and its frames are counted only once
+TensorFlow has decoded them all (Python counts them first); 16-bit PNGs keep their high byte where
 Pillow rescales their range; a JPEG's EXIF orientation is not applied
 (Pillow's path turns the image upright); WebP is refused.
 """
 
 import tensorflow as tf
+
+from captcha_keras.images import FUSIONS
+from captcha_keras.images import MAX_FRAMES
 
 # The first bytes of each format the graph decodes.
 _JPEG_MAGIC = b"\xff\xd8\xff"
@@ -79,7 +84,7 @@ def _signed32(value):
     return tf.where(value >= 2**31, value - 2**32, value)
 
 
-def decode_rgba(contents, max_pixels):
+def decode_rgba(contents, max_pixels, fusion="salient"):
     """Decodes one encoded image to int32 RGBA `(h, w, 4)`, opaque where it has no alpha.
 
     Raises (when run) `InvalidArgumentError` for bytes that are not a PNG,
@@ -101,12 +106,15 @@ def decode_rgba(contents, max_pixels):
     ]
     with tf.control_dependencies(checks):
         is_jpeg = tf.equal(tf.strings.substr(contents, 0, 3), _JPEG_MAGIC)
+        is_gif = tf.equal(tf.strings.substr(contents, 0, 4), _GIF_MAGIC)
         # Pillow decodes JPEG with libjpeg's accurate integer DCT; decode_image
         # would use the fast one, a level or two off on many pixels.
-        image = tf.cond(
-            is_jpeg,
-            lambda: tf.io.decode_jpeg(contents, channels=0, dct_method="INTEGER_ACCURATE"),
-            lambda: tf.io.decode_image(contents, channels=0, expand_animations=False),
+        image = tf.case(
+            [
+                (is_jpeg, lambda: tf.io.decode_jpeg(contents, channels=0, dct_method="INTEGER_ACCURATE")),
+                (is_gif, lambda: fuse_gif_frames(tf.io.decode_gif(contents), max_pixels, fusion)),
+            ],
+            default=lambda: tf.io.decode_image(contents, channels=0, expand_animations=False),
         )
     image = tf.cast(image, tf.int32)
     channels = tf.shape(image)[-1]
@@ -123,6 +131,53 @@ def decode_rgba(contents, max_pixels):
         lambda: alpha,
     )
     return tf.concat([rgb, alpha], axis=-1)
+
+
+def fuse_gif_frames(frames, max_pixels, fusion):
+    """`images.fuse_frames` in the graph: `(n, h, w, 3)` uint8 frames to `(h, w, 3)` uint8.
+
+    Refuses (when run) more than `MAX_FRAMES` frames or frames x pixels past
+    `max_pixels`, as Python does, though only after TensorFlow decoded them.
+    """
+    if fusion not in FUSIONS:
+        raise ValueError(f"Unknown fusion. Expected one of {FUSIONS}. Received: fusion={fusion!r}")
+    shape = tf.shape(frames, out_type=tf.int64)
+    total = tf.cast(tf.reduce_prod(shape[:3]), tf.float64)
+    checks = [
+        tf.debugging.assert_less_equal(
+            shape[0], tf.constant(MAX_FRAMES, tf.int64), message=f"An animation of more than {MAX_FRAMES} frames."
+        ),
+        tf.debugging.assert_less_equal(
+            total,
+            tf.constant(float(max_pixels), tf.float64),
+            message=f"The animation's frames hold more pixels than this model accepts ({max_pixels:,}).",
+        ),
+    ]
+    with tf.control_dependencies(checks):
+        stack = tf.cast(frames, tf.float64)
+    n = tf.shape(frames)[0]
+    if fusion == "first":
+        fused = stack[0]
+    elif fusion == "darkest":
+        fused = tf.reduce_min(stack, axis=0)
+    elif fusion == "lightest":
+        fused = tf.reduce_max(stack, axis=0)
+    elif fusion == "mean":
+        fused = tf.round(tf.reduce_mean(stack, axis=0))  # half to even, as np.rint
+    elif fusion == "median":
+        ordered = tf.sort(stack, axis=0)
+        fused = tf.round((tf.gather(ordered, (n - 1) // 2) + tf.gather(ordered, n // 2)) / 2)
+    else:
+        # As NumPy: luma in thousandths of a level, the median of every pixel's (the mean of the two
+        # middle ones for an even count), and per pixel the first frame farthest from it.
+        weighted = tf.tensordot(tf.cast(frames, tf.int32), tf.constant([299, 587, 114], tf.int32), axes=1)
+        luma = tf.cast(weighted, tf.float64) / 1000
+        ordered = tf.sort(tf.reshape(luma, [-1]))
+        count = tf.shape(ordered)[0]
+        median = (ordered[(count - 1) // 2] + ordered[count // 2]) / 2
+        pick = tf.argmax(tf.abs(luma - median), axis=0, output_type=tf.int32)
+        fused = tf.reduce_sum(stack * tf.one_hot(pick, n, axis=0, dtype=tf.float64)[..., None], axis=0)
+    return tf.cast(fused, tf.uint8)
 
 
 def _colour_key_alpha(contents, rgb, alpha):
@@ -217,7 +272,7 @@ def resize_like_pillow(image, height, width):
 
 def preprocess(contents, config, max_pixels):
     """One encoded image as the model's float32 input `(height, width, channels)`, 0-255."""
-    rgb = onto_white(decode_rgba(contents, max_pixels))
+    rgb = onto_white(decode_rgba(contents, max_pixels, config.fusion))
     image = to_luminance(rgb) if config.channels == 1 else rgb
     if config.keep_aspect:
         image = pad_to_aspect(image, config.width / config.height)

@@ -4,9 +4,13 @@ import os
 
 import numpy as np
 
+from captcha_keras.images import MAX_FRAMES
 from captcha_keras.images import ImageError
+from captcha_keras.images import ImageTooLarge
 from captcha_keras.images import array_to_image
+from captcha_keras.images import fuse_frames
 from captcha_keras.images import load_image
+from captcha_keras.images import read_frames
 from captcha_keras.images import to_model_input
 
 
@@ -26,8 +30,12 @@ def preprocess(source, config, max_pixels=None, formats=None):
         image = array_to_image(source)
     elif hasattr(source, "convert"):
         image = source
+        if getattr(source, "is_animated", False):  # an open animation: its frames, as a file's
+            if source.n_frames > MAX_FRAMES:
+                raise ImageTooLarge(f"{source_name(source)}: more than the {MAX_FRAMES} frames allowed.")
+            image = fuse_frames(read_frames(source), config.fusion)
     else:
-        image = load_image(source, max_pixels=max_pixels, formats=formats)
+        image = load_image(source, max_pixels=max_pixels, formats=formats, fusion=config.fusion)
     try:
         return to_model_input(image, config.width, config.height, config.channels, config.keep_aspect)
     except (ValueError, OSError, TypeError, KeyError) as error:  # a mode or palette Pillow cannot convert

@@ -8,6 +8,7 @@ import os
 from captcha_keras.charset import Charset
 from captcha_keras.charset import parse_length
 from captcha_keras.data.styles import STYLE_CHOICES
+from captcha_keras.images import FUSION
 from captcha_keras.precision import PRECISIONS
 from captcha_keras.runs import BASE_MODEL_NAME
 from captcha_keras.runs import ROUNDS_DIR
@@ -315,4 +316,5 @@ class TrainConfig:
             keep_aspect=self.keep_aspect,
             style=self.style,
             task=self.task,
+            fusion=FUSION,
         )
