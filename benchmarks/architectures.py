@@ -33,24 +33,13 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
+from results_json import load_results  # noqa: E402
+from results_json import save_results  # noqa: E402
+
 RESULTS = os.path.join(HERE, "results", "architectures.json")
 RUNS = os.path.join(ROOT, "saved_models", "architectures")
 ARCHS = ("crnn_ctc_fast_wide", "crnn_resnet", "svtr_cpu", "svtr_tiny")
 PAIR = "0O"
-
-
-def load_results():
-    if os.path.isfile(RESULTS):
-        with open(RESULTS) as f:
-            return json.load(f)
-    return {}
-
-
-def save_results(results):
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, "w") as f:
-        json.dump(results, f, indent=2, sort_keys=True)
-    print(f"wrote {os.path.relpath(RESULTS, ROOT)}")
 
 
 def int8_latency(model, images, repeats=100):
@@ -213,16 +202,16 @@ def main():
     parser.add_argument("--minutes", type=float, default=20)
     parser.add_argument("--lr", type=float, help="phase-1 learning rate (default: the recipe's)")
     args = parser.parse_args()
-    results = load_results()
+    results = load_results(RESULTS)
     if args.what == "speed":
         results["speed"] = measure_speed(args.archs)
-        save_results(results)
+        save_results(RESULTS, results)
     elif args.what == "synthetic":
         for arch in args.archs:
             name, row = train_synthetic(arch, args.minutes, lr=args.lr)
-            results = load_results()  # another invocation may have written meanwhile
+            results = load_results(RESULTS)  # another invocation may have written meanwhile
             results.setdefault("synthetic", {})[name] = row
-            save_results(results)
+            save_results(RESULTS, results)
     report(results)
 
 
