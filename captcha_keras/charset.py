@@ -4,14 +4,37 @@ import string
 
 import numpy as np
 
+
+
+def gb2312_level1():
+    """GB2312's level-1 hanzi, the 3,755 most common Chinese characters, in the standard's
+    (pinyin) order: read from Python's own `gb2312` codec, rows 0xB0-0xD7, so no list is downloaded.
+
+    >>> characters = gb2312_level1()
+    >>> len(characters), characters[:4]
+    (3755, '啊阿埃挨')
+    """
+    characters = []
+    for row in range(0xB0, 0xD8):
+        for cell in range(0xA1, 0xFF):
+            try:
+                characters.append(bytes([row, cell]).decode("gb2312"))
+            except UnicodeDecodeError:  # row 0xD7 ends at 0xF9
+                pass
+    return "".join(characters)
+
+
 # Presets are plain strings in one place. `alnum_upper` is the reference
-# design's alphabet (ypwhs/captcha_break: digits + A-Z).
+# design's alphabet (ypwhs/captcha_break: digits + A-Z); `hanzi`, GB2312's
+# level-1 Chinese characters, alone or after digits and letters.
 PRESETS = {
     "digits": string.digits,
     "upper": string.ascii_uppercase,
     "lower": string.ascii_lowercase,
     "alnum_upper": string.digits + string.ascii_uppercase,
     "alnum": string.digits + string.ascii_uppercase + string.ascii_lowercase,
+    "hanzi": gb2312_level1(),
+    "hanzi_alnum": string.digits + string.ascii_uppercase + string.ascii_lowercase + gb2312_level1(),
 }
 DEFAULT_CHARSET = "alnum_upper"
 
@@ -28,7 +51,8 @@ class Charset:
 
     Args:
         characters: str. A preset name (`digits`, `upper`, `lower`,
-            `alnum_upper`, `alnum`) or a literal string of unique characters.
+            `alnum_upper`, `alnum`, `hanzi`, `hanzi_alnum`) or a literal
+            string of unique characters.
             Defaults to `"alnum_upper"`.
 
     Example:

@@ -16,6 +16,8 @@ from captcha_keras.charset import parse_length
         ("lower", 26, "a", "z"),
         ("alnum_upper", 36, "0", "Z"),
         ("alnum", 62, "0", "z"),
+        ("hanzi", 3755, "啊", "座"),
+        ("hanzi_alnum", 3817, "0", "座"),
         ("xyz", 3, "x", "z"),
     ],
 )
@@ -84,3 +86,13 @@ def test_parse_length(value, expected):
 def test_parse_length_rejects(value):
     with pytest.raises(ValueError):
         parse_length(value)
+
+
+def test_the_hanzi_preset_is_gb2312_level_1_and_encodes_chinese_labels():
+    hanzi = Charset("hanzi")
+    # Every character is a CJK unified ideograph that GB2312 encodes in its level-1 rows (0xB0-0xD7).
+    assert all("\u4e00" <= c <= "\u9fff" and 0xB0 <= c.encode("gb2312")[0] <= 0xD7 for c in hanzi.characters)
+    assert hanzi.decode(hanzi.encode("验证码")) == "验证码"
+    assert Charset("hanzi_alnum").characters.endswith(hanzi.characters)
+    with pytest.raises(ValueError, match="outside the charset"):
+        hanzi.encode("验证A")
