@@ -104,8 +104,12 @@ def animations():
                 yield buffer.getvalue()
 
 
-@pytest.mark.parametrize("fusion", FUSIONS)
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c.width}x{c.height}x{c.channels}")
+@pytest.mark.parametrize(
+    "config, fusion",
+    # Every fusion at the frames' own size (no resize: the same integers), the default resized too.
+    [(CONFIGS[1], fusion) for fusion in FUSIONS] + [(CONFIGS[0], "salient"), (CONFIGS[2], "salient")],
+    ids=lambda value: value if isinstance(value, str) else f"{value.width}x{value.height}x{value.channels}",
+)
 def test_an_animated_gif_is_fused_in_the_graph_as_readers_fuse_it(config, fusion):
     config = dataclasses.replace(config, fusion=fusion)
     for data in animations():

@@ -187,6 +187,7 @@ async function readFiles(files) {
     if (!result.error) {
       addHistory({ file: files[i].name || "pasted.png", text: result.text, confidence: result.confidence,
         model: result.model, characters: result.characters, abstained: result.abstained, reason: result.reason,
+        ...("answer" in result ? { answer: result.answer, answer_reason: result.answer_reason } : {}),
         thumb: await thumbnail(files[i]), at: Date.now() });
     }
   }
