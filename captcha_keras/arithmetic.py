@@ -19,7 +19,8 @@ OPERATORS = "+-x"
 # Questions run from `1+2` to `12+34=?`.
 LENGTHS = (3, 7)
 
-_QUESTION = re.compile(r"^(\d+)([-+x*])(\d+)(=\??)?$")
+# ASCII digits only (int() would take other scripts'), and no more than 9 of them: no question shows more.
+_QUESTION = re.compile(r"^([0-9]{1,9})([-+x*])([0-9]{1,9})(=\??)?$")
 
 
 def answer(text):

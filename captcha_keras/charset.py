@@ -5,7 +5,6 @@ import string
 import numpy as np
 
 
-
 def gb2312_level1():
     """GB2312's level-1 hanzi, the 3,755 most common Chinese characters, in the standard's
     (pinyin) order: read from Python's own `gb2312` codec, rows 0xB0-0xD7, so no list is downloaded.

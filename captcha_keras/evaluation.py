@@ -10,6 +10,7 @@ import collections
 import numpy as np
 
 from captcha_keras.arithmetic import answer
+from captcha_keras.arithmetic import is_question
 
 
 def edit_distance(a, b):
@@ -72,18 +73,22 @@ def answer_scores(truths, answers):
 
     A reading whose text is wrong but whose answer is right (`2+9` for `3+8`)
     counts as right: the answer is what a user types. One with no answer
-    (`None`: not a question) counts as wrong.
+    (`None`: not a question) counts as wrong. A label that is no question
+    has no answer to match: it is left out, and counted.
 
     Example:
 
-    >>> answer_scores(["3+8=?", "12-5=", "7x6"], [11, None, 41])
-    {'answer_accuracy': 0.3333333333333333, 'answered': 0.6666666666666666}
+    >>> answer_scores(["3+8=?", "12-5=", "7x6", "AB12"], [11, None, 41, None])
+    {'answer_accuracy': 0.3333333333333333, 'answered': 0.6666666666666666, 'answer_samples': 3, 'not_questions': 1}
     """
     _check_pairs(truths, answers)
-    right = sum(a is not None and a == answer(t) for t, a in zip(truths, answers))
+    pairs = [(answer(t), a) for t, a in zip(truths, answers) if is_question(t)]
+    scored = max(len(pairs), 1)
     return {
-        "answer_accuracy": right / len(truths),
-        "answered": sum(a is not None for a in answers) / len(truths),
+        "answer_accuracy": sum(a is not None and a == truth for truth, a in pairs) / scored,
+        "answered": sum(a is not None for _, a in pairs) / scored,
+        "answer_samples": len(pairs),
+        "not_questions": len(truths) - len(pairs),
     }
 
 

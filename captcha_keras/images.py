@@ -42,6 +42,18 @@ MAX_FRAMES = 200
 # that one; CAPTCHA_KERAS_FUSION sets what new runs use, for measuring them.
 FUSIONS = ("salient", "darkest", "lightest", "median", "mean", "first")
 FUSION = os.environ.get("CAPTCHA_KERAS_FUSION", "salient")
+# The formats whose several frames are an animation (an MPO's are pictures of one scene).
+ANIMATED_FORMATS = ("GIF", "PNG", "WEBP")
+
+
+def check_fusion(fusion):
+    """`fusion` if it is one of `FUSIONS` (CAPTCHA_KERAS_FUSION included), else a clear `ValueError`."""
+    if fusion not in FUSIONS:
+        raise ValueError(
+            f"Unknown fusion (CAPTCHA_KERAS_FUSION or a run's config.json). Expected one of {FUSIONS}. "
+            f"Received: {fusion!r}"
+        )
+    return fusion
 
 
 def load_image(source, max_pixels=None, formats=None, fusion=None):
@@ -50,8 +62,8 @@ def load_image(source, max_pixels=None, formats=None, fusion=None):
     Decoding everything up front turns a truncated file into an error here,
     not a half-grey image later. The size and format are checked from the
     header first, so a decompression bomb is refused before it is decoded.
-    An animated image yields its frames fused (`fuse_frames`), in RGB;
-    an EXIF orientation is applied.
+    An animated GIF, PNG or WebP yields its frames fused (`fuse_frames`),
+    in RGB; a still image's EXIF orientation is applied.
 
     Args:
         source: str, `os.PathLike` or bytes.
@@ -75,6 +87,7 @@ def load_image(source, max_pixels=None, formats=None, fusion=None):
         name = os.fspath(source)
     else:
         raise ImageError(f"An image is a path, bytes, a PIL image or a NumPy array. Received: {type(source).__name__}")
+    fusion = check_fusion(fusion or FUSION)
     image = None
     try:
         if name == "<bytes>":
@@ -90,7 +103,8 @@ def load_image(source, max_pixels=None, formats=None, fusion=None):
             raise ImageTooLarge(
                 f"{name}: {width}x{height} is {width * height:,} pixels, more than the {max_pixels:,} allowed."
             )
-        if getattr(image, "is_animated", False):
+        # A phone's JPEG (MPO) holds several pictures too, but a browser shows its first.
+        if image.format in ANIMATED_FORMATS and getattr(image, "is_animated", False):
             frames = count_frames(image, source if name == "<bytes>" else name, name)
             budget = max_pixels if max_pixels is not None else Image.MAX_IMAGE_PIXELS
             if frames > MAX_FRAMES:
@@ -100,7 +114,7 @@ def load_image(source, max_pixels=None, formats=None, fusion=None):
                     f"{name}: {frames} frames of {width}x{height} are {frames * width * height:,} pixels, "
                     f"more than the {budget:,} allowed."
                 )
-            fused = fuse_frames(read_frames(image), fusion or FUSION)
+            fused = fuse_frames(read_frames(image, frames), fusion)
             image.close()
             return fused
         image.load()
@@ -165,7 +179,7 @@ def gif_frames(f, name="<bytes>", limit=MAX_FRAMES):
                 f.seek(3 * (2 << (descriptor[8] & 7)), io.SEEK_CUR)
             f.read(1)  # LZW minimum code size
         else:
-            break  # not a block: the decoder stops here too
+            continue  # a stray byte: Pillow's decoder skips it too, and reads on
         while True:  # data sub-blocks, each led by its length, until an empty one
             size = f.read(1)
             if not size or size == b"\x00":
@@ -174,13 +188,16 @@ def gif_frames(f, name="<bytes>", limit=MAX_FRAMES):
     return frames
 
 
-def read_frames(image):
-    """Every frame of an open animation as a browser shows it, flattened onto white: RGB uint8 arrays.
+def read_frames(image, count=None):
+    """The frames of an open animation as a browser shows them, flattened onto white: RGB uint8 arrays.
 
-    The image is left at the frame it was at.
+    Args:
+        image: an open animated `PIL.Image.Image`; left at the frame it was at.
+        count: int or None. Read at most this many (the count checked before
+            decoding: nothing past it is decoded); None: every frame.
     """
     frames, current = [], image.tell()
-    for index in range(image.n_frames):
+    for index in range(image.n_frames if count is None else count):
         image.seek(index)
         # Pillow composites each frame onto the canvas the previous ones left (disposal methods included).
         frames.append(np.asarray(flatten(image).convert("RGB"), dtype="uint8"))
@@ -201,8 +218,7 @@ def fuse_frames(frames, method=FUSION):
     - `median`, `mean`: per pixel;
     - `first`: the first frame (what readers did before).
     """
-    if method not in FUSIONS:
-        raise ValueError(f"Unknown fusion. Expected one of {FUSIONS}. Received: method={method!r}")
+    check_fusion(method)
     stack = np.stack(frames).astype("int16")
     if method == "first" or len(frames) == 1:
         fused = stack[0]

@@ -339,4 +339,6 @@ class RunConfig:
         with open(path) as f:
             values = json.load(f)
         fields = {f.name for f in dataclasses.fields(cls)}
+        if "task" not in values and values.get("style") == "arith":  # a run from before tasks were recorded
+            values["task"] = "arithmetic"
         return cls(**{k: v for k, v in values.items() if k in fields})

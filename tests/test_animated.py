@@ -86,6 +86,24 @@ def test_a_gif_is_read_whole_as_a_browser_composites_it_then_fused(options):
     np.testing.assert_array_equal(np.asarray(fused), np.asarray(fuse_frames(frames)))
 
 
+def test_a_stray_byte_between_frames_is_skipped_as_pillow_skips_it_not_an_end_to_the_count():
+    data = many_frames_gif(MAX_FRAMES + 50)
+    second = data.index(b",", data.index(b",") + 1)  # the second image descriptor
+    spliced = data[: second - 8] + b"\x00" + data[second - 8 :]  # before its graphic control extension
+    assert gif_frames(io.BytesIO(spliced), limit=10**6) == Image.open(io.BytesIO(spliced)).n_frames
+    with pytest.raises(ImageTooLarge, match="frames allowed"):
+        load_image(spliced)
+
+
+def test_a_phone_jpeg_with_two_pictures_reads_as_its_first_not_as_an_animation():
+    first, second = Image.fromarray(blinking(2)[0]), Image.new("RGB", (40, 20), (0, 0, 0))
+    buffer = io.BytesIO()
+    first.save(buffer, "MPO", save_all=True, append_images=[second])
+    image = Image.open(io.BytesIO(buffer.getvalue()))
+    assert image.format == "MPO" and image.is_animated
+    assert load_image(buffer.getvalue()).size == (96, 32)
+
+
 def test_a_still_gif_and_other_formats_read_as_before():
     still = gif_bytes(blinking(1))
     assert gif_frames(io.BytesIO(still)) == 1 and load_image(still).mode == "P"
@@ -184,15 +202,32 @@ def test_generate_writes_gifs_that_read_as_the_stream_draws_them(tmp_path):
     from captcha_keras.data.synthetic import SyntheticCaptchas
 
     generate_folder(str(tmp_path), 6, length="4-6", width=96, height=32, style="gif", workers=1, progress=False)
-    files = sorted(p.name for p in tmp_path.iterdir())
+    generate_folder(
+        str(tmp_path / "gray"),
+        6,
+        length="4-6",
+        width=96,
+        height=32,
+        style="gif",
+        grayscale=True,
+        workers=1,
+        progress=False,
+    )
+    files = sorted(p.name for p in tmp_path.iterdir() if p.is_file())
     assert len(files) == 6 and all(f.endswith(".gif") for f in files)
     stream = SyntheticCaptchas(
         "alnum_upper", 96, 32, "4-6", batch_size=128, steps=1, seed=0, family=None, style="gif", stream="train"
     )
     images, texts = stream.draw_batch(0)
+    gray = SyntheticCaptchas(
+        "alnum_upper", 96, 32, "4-6", batch_size=128, steps=1, seed=0, family=None, style="gif", grayscale=True
+    ).draw_batch(0)[0]
     for index in range(6):
         name = next(f for f in files if f.endswith(f"_{index}.gif"))
         assert name.rsplit("_", 1)[0] == texts[index]
         with Image.open(tmp_path / name) as opened:
             assert opened.is_animated and opened.n_frames >= 3
         np.testing.assert_array_equal(np.asarray(load_image(tmp_path / name)), images[index])
+        # A gray run reads the colour GIF in gray: the very image its training draws.
+        fused = load_image(tmp_path / "gray" / name)
+        np.testing.assert_array_equal(to_model_input(fused, 96, 32, 1), gray[index])

@@ -91,6 +91,8 @@ def test_bad_styles_are_refused_clearly():
         SyntheticCaptchas(charset="digits", style="arith")
     with pytest.raises(ValueError, match="3 to 7 characters"):
         SyntheticCaptchas(charset=ARITHMETIC_CHARACTERS, style="arith", length="8-9")
+    with pytest.raises(ValueError, match=r"No synthetic style draws .* \(no shipped font holds Chinese"):
+        SyntheticCaptchas(charset="验证", style="captcha", length="2")
     with pytest.raises(ValueError, match="not '#'"):
         SyntheticCaptchas(charset="AB#", style="mix")
     SyntheticCaptchas(charset="AB#", style="captcha")  # the package's font has them

@@ -121,7 +121,9 @@ def calibration_data(reader, args):
         if args.only:
             with open(args.only) as f:
                 wanted = {line.strip() for line in f if line.strip()}
-        data = read_folder(args.data, c.width, c.height, c.channels, c.keep_aspect, workers=args.workers, only=wanted)
+        data = read_folder(
+            args.data, c.width, c.height, c.channels, c.keep_aspect, workers=args.workers, only=wanted, fusion=c.fusion
+        )
         return data.images, data.texts, f"images of {args.data}"
     from captcha_keras.data.synthetic import draw_test_set
 

@@ -54,9 +54,8 @@ def _write_batch(dataset, batch, start, stop, out, count):
         texts, seeds, _ = dataset.plan_batch(batch)
         for index in range(start, stop):
             text, seed = texts[index - first], int(seeds[index - first])
+            # In colour even with --grayscale: a gray run reads the fused frames in gray, as training draws them.
             frames = render_animation(text, seed, dataset.width, dataset.height)
-            if dataset.grayscale:
-                frames = [frame.convert("L") for frame in frames]
             with open(os.path.join(out, generated_name(text, index, count, ".gif")), "wb") as f:
                 f.write(encode_animation(frames))
         return stop - start

@@ -32,6 +32,7 @@ import os
 import random
 import string
 import threading
+import unicodedata
 
 import numpy as np
 from PIL import Image
@@ -81,6 +82,13 @@ def check_style(style, characters, min_length=1, max_length=8):
     lengths its questions do not fit."""
     if style not in STYLE_CHOICES:
         raise ValueError(f"Unknown style. Expected one of {', '.join(STYLE_CHOICES)}. Received: style={style!r}")
+    wide = sorted(c for c in set(characters) if unicodedata.east_asian_width(c) in ("W", "F"))
+    if wide:
+        # The captcha package's font and the shipped ones hold no CJK glyph: they would draw empty boxes.
+        raise ValueError(
+            f"No synthetic style draws {''.join(wide[:10])!r}{'...' if len(wide) > 10 else ''} yet (no shipped "
+            "font holds Chinese characters): train on labelled captchas with --data."
+        )
     undrawable = sorted(set(characters) - set(FONT_CHARACTERS))
     if style != "captcha" and undrawable:
         raise ValueError(
@@ -115,9 +123,10 @@ def mix_styles(characters, min_length=1, max_length=8):
     return MIX + (("arith",) if fits else ())
 
 
-def render_style(style, text, seed, width, height):
+def render_style(style, text, seed, width, height, fusion=None):
     """Draws `text` in `style` (one of `STYLES` but `captcha`, which `synthetic.render_captcha`
-    draws); returns an RGB PIL image of `(width, height)`."""
+    draws); returns an RGB PIL image of `(width, height)` (`gif`: its frames fused by `fusion`,
+    `images.load_image`)."""
     rng = random.Random(seed)
     if style == "fonts":
         image = _draw_fonts(rng, text, seed, width, height)
@@ -125,7 +134,7 @@ def render_style(style, text, seed, width, height):
         image = _draw_own(rng, text, width, height, style)
     elif style == "gif":
         # What a reader makes of the GIF file: its palette, then the frames fused.
-        return load_image(encode_animation(render_animation(text, seed, width, height))).convert("RGB")
+        return load_image(encode_animation(render_animation(text, seed, width, height)), fusion=fusion).convert("RGB")
     else:
         raise ValueError(f"Unknown style. Expected one of {', '.join(STYLES)}. Received: style={style!r}")
     return _finish(rng, image)

@@ -40,7 +40,9 @@ def _generator(width, height, fonts, font_sizes):
     return cache[key]
 
 
-def render_captcha(text, seed, width=128, height=64, *, grayscale=False, fonts=None, font_sizes=None, style="captcha"):
+def render_captcha(
+    text, seed, width=128, height=64, *, grayscale=False, fonts=None, font_sizes=None, style="captcha", fusion=None
+):
     """Draws one captcha, the same pixels for the same arguments.
 
     Args:
@@ -54,6 +56,8 @@ def render_captcha(text, seed, width=128, height=64, *, grayscale=False, fonts=N
             package's `(42, 50, 56)`.
         style: str. One of `styles.STYLES`; `"captcha"` (the default) is the
             package as it comes, with `fonts` and `font_sizes`.
+        fusion: str or None. How a `"gif"` captcha's frames are fused
+            (`images.fuse_frames`); None: `images.FUSION`.
 
     Returns:
         A uint8 array of shape `(height, width, 1 or 3)`.
@@ -68,7 +72,7 @@ def render_captcha(text, seed, width=128, height=64, *, grayscale=False, fonts=N
         with seeded_captcha_randomness(seed):
             image = generator.generate_image(text)
     else:
-        image = render_style(style, text, seed, width, height)
+        image = render_style(style, text, seed, width, height, fusion=fusion)
     image = image.convert("L" if grayscale else "RGB")
     array = np.asarray(image, dtype="uint8")
     return array[..., None] if grayscale else array
@@ -106,6 +110,8 @@ class SyntheticCaptchas(keras.utils.PyDataset):
             of `styles.STYLES`, or `"mix"`: each image in a style drawn from
             `styles.mix_styles`. `"arith"` draws arithmetic questions as the
             labels (the charset must spell them).
+        fusion: str or None. How `"gif"` captchas' frames are fused, as a
+            run's readers fuse them (`RunConfig.fusion`); None: `images.FUSION`.
         **kwargs: `workers`, `use_multiprocessing`, `max_queue_size`, passed
             to `keras.utils.PyDataset`.
 
@@ -134,6 +140,7 @@ class SyntheticCaptchas(keras.utils.PyDataset):
         emphasize="",
         emphasis=1.0,
         style="captcha",
+        fusion=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -154,6 +161,7 @@ class SyntheticCaptchas(keras.utils.PyDataset):
         self.weights = character_weights(self.charset.characters, emphasize, emphasis)
         check_style(style, self.charset.characters, self.min_length, self.max_length)
         self.style = style
+        self.fusion = fusion
 
     @property
     def channels(self):
@@ -193,6 +201,7 @@ class SyntheticCaptchas(keras.utils.PyDataset):
                     fonts=self.fonts,
                     font_sizes=self.font_sizes,
                     style=style,
+                    fusion=self.fusion,
                 )
                 for text, seed, style in zip(texts, seeds, styles)
             ]
@@ -286,6 +295,7 @@ def draw_test_set(run_config, samples, seed, workers=2, batch_size=250, style=No
         steps=-(-samples // batch_size),
         family=None,
         style=style or run_config.style,
+        fusion=run_config.fusion,
     )
     images, texts = draw_batches(data, workers=workers, progress=f"{stream} captchas")
     return images[:samples], texts[:samples]

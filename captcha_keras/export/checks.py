@@ -78,7 +78,9 @@ def check_set(config, samples, data=None, seed=CHECK_SEED):
     if data:
         from captcha_keras.data.folder import read_folder
 
-        folder = read_folder(data, config.width, config.height, config.channels, config.keep_aspect, progress=None)
+        folder = read_folder(
+            data, config.width, config.height, config.channels, config.keep_aspect, progress=None, fusion=config.fusion
+        )
         keep = min(samples, len(folder.texts))
         files = folder.files[:keep]
         blobs = []
@@ -104,7 +106,7 @@ def calibration_images(config, samples, data=None):
         from captcha_keras.data.folder import read_folder
 
         images = read_folder(
-            data, config.width, config.height, config.channels, config.keep_aspect, progress=None
+            data, config.width, config.height, config.channels, config.keep_aspect, progress=None, fusion=config.fusion
         ).images[:samples]
     else:
         from captcha_keras.data.synthetic import SyntheticCaptchas
@@ -123,6 +125,7 @@ def calibration_images(config, samples, data=None):
             steps=-(-samples // batch),
             family=None,
             style=config.style,
+            fusion=config.fusion,
         )
         images, _ = draw_batches(stream, progress=None)
         images = images[:samples]

@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 
+from captcha_keras.images import ANIMATED_FORMATS
 from captcha_keras.images import MAX_FRAMES
 from captcha_keras.images import ImageError
 from captcha_keras.images import ImageTooLarge
@@ -30,9 +31,15 @@ def preprocess(source, config, max_pixels=None, formats=None):
         image = array_to_image(source)
     elif hasattr(source, "convert"):
         image = source
-        if getattr(source, "is_animated", False):  # an open animation: its frames, as a file's
-            if source.n_frames > MAX_FRAMES:
+        if source.format in ANIMATED_FORMATS and getattr(source, "is_animated", False):  # as a file's frames
+            frames, (width, height) = source.n_frames, source.size
+            if frames > MAX_FRAMES:
                 raise ImageTooLarge(f"{source_name(source)}: more than the {MAX_FRAMES} frames allowed.")
+            if max_pixels is not None and frames * width * height > max_pixels:
+                raise ImageTooLarge(
+                    f"{source_name(source)}: {frames} frames of {width}x{height} are more than the "
+                    f"{max_pixels:,} pixels allowed."
+                )
             image = fuse_frames(read_frames(source), config.fusion)
     else:
         image = load_image(source, max_pixels=max_pixels, formats=formats, fusion=config.fusion)

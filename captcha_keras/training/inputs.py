@@ -143,7 +143,8 @@ def resolve_inputs(config):
         print("Every label is an arithmetic question: the run's readings will carry their answers.")
     config.emphasize = resolve_emphasis(config.emphasize, config.charset)
     character_weights(config.charset, config.emphasize, config.emphasis)  # refuses bad ones now, not after --overwrite
-    check_style(config.style, config.charset, config.min_length, config.max_length)
+    if splits is None or config.synthetic_ratio:  # only a run that draws synthetic captchas needs a style
+        check_style(config.style, config.charset, config.min_length, config.max_length)
     return splits, source_model, source
 
 

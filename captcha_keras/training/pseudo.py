@@ -162,6 +162,7 @@ def read_unlabelled(root, config, workers=2):
         config.width,
         config.height,
         config.channels,
+        fusion=getattr(config, "fusion", None),
         keep_aspect=config.keep_aspect,
         workers=workers,
         progress="reading --unlabelled",
@@ -431,7 +432,9 @@ def _check_set(config, reader, round_dir):
     from captcha_keras.runs import HELDOUT_FILE
 
     c = reader.config
-    read = dict(width=c.width, height=c.height, channels=c.channels, keep_aspect=c.keep_aspect, progress=None)
+    read = dict(
+        width=c.width, height=c.height, channels=c.channels, keep_aspect=c.keep_aspect, progress=None, fusion=c.fusion
+    )
     if config.val_data:
         data = read_folder(config.val_data, **read)
     else:
