@@ -2,6 +2,7 @@
 
 import csv
 import io
+import os
 import warnings
 
 import matplotlib
@@ -12,6 +13,15 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 RIGHT, WRONG = "#1a7f37", "#cf222e"
+
+# Chinese labels: matplotlib's own font holds no CJK glyph, so titles fall back to the sans face
+# the synthetic styles ship (a file beside the package's data, not an import of it).
+_CJK_FONT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "fonts", "cjk", "wqy-microhei.ttf")
+if os.path.isfile(_CJK_FONT):
+    from matplotlib import font_manager  # noqa: E402
+
+    font_manager.fontManager.addfont(_CJK_FONT)
+    matplotlib.rcParams["font.family"] = ["DejaVu Sans", font_manager.FontProperties(fname=_CJK_FONT).get_name()]
 
 
 def read_history(csv_path):

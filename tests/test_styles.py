@@ -91,9 +91,44 @@ def test_bad_styles_are_refused_clearly():
         SyntheticCaptchas(charset="digits", style="arith")
     with pytest.raises(ValueError, match="3 to 7 characters"):
         SyntheticCaptchas(charset=ARITHMETIC_CHARACTERS, style="arith", length="8-9")
-    with pytest.raises(ValueError, match=r"No synthetic style draws .* \(no shipped font holds Chinese"):
-        SyntheticCaptchas(charset="验证", style="captcha", length="2")
     with pytest.raises(ValueError, match="not '#'"):
         SyntheticCaptchas(charset="AB#", style="mix")
     SyntheticCaptchas(charset="AB#", style="captcha")  # the package's font has them
     assert "arith" not in mix_styles(ARITHMETIC_CHARACTERS, 8, 9)
+
+
+def test_each_shipped_chinese_font_draws_the_whole_hanzi_preset():
+    from captcha_keras.charset import PRESETS
+    from captcha_keras.data.styles import CJK_FONTS
+    from captcha_keras.data.styles import font_characters
+
+    assert len(CJK_FONTS) >= 3 and any("kai" in path for path in CJK_FONTS)
+    for path in CJK_FONTS:
+        assert set(PRESETS["hanzi_alnum"]) <= font_characters(path), path
+
+
+@pytest.mark.parametrize("style", ["captcha", "fonts", "clean", "noisy", "hollow", "dotted", "gif"])
+def test_chinese_captchas_are_drawn_in_every_style_but_arith(style):
+    data = SyntheticCaptchas(
+        charset="hanzi", width=128, height=48, length="2-6", batch_size=6, steps=1, seed=3, family=None, style=style
+    )
+    images, texts = data.draw_batch(0)
+    again, _ = SyntheticCaptchas(
+        charset="hanzi", width=128, height=48, length="2-6", batch_size=6, steps=1, seed=3, family=None, style=style
+    ).draw_batch(0)
+    np.testing.assert_array_equal(images, again)
+    assert all(2 <= len(t) <= 6 and all("\u4e00" <= c <= "\u9fff" for c in t) for t in texts)
+    assert all(image.std() > 10 for image in images)
+
+
+def test_a_character_no_shipped_font_holds_is_refused_never_drawn_as_an_empty_box():
+    from captcha_keras.data.styles import CJK_FONTS
+    from captcha_keras.data.styles import check_glyphs
+
+    rare = "\u9f98"  # 龘: not in GB2312, nor in the subsets
+    with pytest.raises(ValueError, match="No synthetic style draws '\u9f98'"):
+        SyntheticCaptchas(charset="验证" + rare, style="clean", length="2")
+    with pytest.raises(ValueError, match="has no glyph for"):
+        check_glyphs(CJK_FONTS[0], "验" + rare)
+    with pytest.raises(ValueError, match="arith draws questions of digits"):
+        SyntheticCaptchas(charset="0123456789+-=?验", style="arith", length="3-7")

@@ -27,6 +27,7 @@ Every style but `captcha` and `gif` may then be blurred and JPEG-compressed
 (`_finish`; a GIF's own palette is its artefact).
 """
 
+import functools
 import io
 import os
 import random
@@ -59,6 +60,11 @@ FONT_NAMES = (
     "DejaVuSerifCondensed-BoldItalic",
 )
 FONTS = tuple(os.path.join(FONT_DIR, f"{name}.ttf") for name in FONT_NAMES)
+# Three faces of Chinese, subset to GB2312's level-1 hanzi and 0-9A-Za-z (fonts/cjk/README.md):
+# a brush (kai), a serif (ming) and a sans. Text with any Chinese character is drawn in them.
+CJK_FONT_DIR = os.path.join(FONT_DIR, "cjk")
+CJK_FONT_NAMES = ("ukai", "uming", "wqy-microhei")
+CJK_FONTS = tuple(os.path.join(CJK_FONT_DIR, f"{name}.ttf") for name in CJK_FONT_NAMES)
 
 MIX = ("captcha", "fonts", "clean", "noisy", "hollow", "dotted")
 STYLES = MIX + ("gif", "arith")
@@ -82,13 +88,18 @@ def check_style(style, characters, min_length=1, max_length=8):
     lengths its questions do not fit."""
     if style not in STYLE_CHOICES:
         raise ValueError(f"Unknown style. Expected one of {', '.join(STYLE_CHOICES)}. Received: style={style!r}")
-    wide = sorted(c for c in set(characters) if unicodedata.east_asian_width(c) in ("W", "F"))
-    if wide:
-        # The captcha package's font and the shipped ones hold no CJK glyph: they would draw empty boxes.
-        raise ValueError(
-            f"No synthetic style draws {''.join(wide[:10])!r}{'...' if len(wide) > 10 else ''} yet (no shipped "
-            "font holds Chinese characters): train on labelled captchas with --data."
-        )
+    if is_wide(characters):
+        # Chinese text is drawn in CJK_FONTS, every style but arith: a character none holds would be an empty box.
+        missing = sorted(set(characters) - cjk_characters())
+        if missing or style == "arith":
+            raise ValueError(
+                f"No synthetic style draws {''.join(missing[:10])!r}{'...' if len(missing) > 10 else ''}: the "
+                "shipped Chinese fonts hold GB2312's level-1 hanzi (--charset hanzi) and 0-9A-Za-z; train on "
+                "labelled captchas of other characters with --data."
+                if missing
+                else "--style arith draws questions of digits, not Chinese characters."
+            )
+        return
     undrawable = sorted(set(characters) - set(FONT_CHARACTERS))
     if style != "captcha" and undrawable:
         raise ValueError(
@@ -109,6 +120,41 @@ def check_style(style, characters, min_length=1, max_length=8):
             f"--style arith draws questions of {low} to {high} characters; "
             f"--length {min_length}-{max_length} leaves none. Use --length 3-7."
         )
+
+
+def is_wide(text):
+    """Whether `text` holds a wide (CJK) character, which the CJK fonts draw."""
+    return any(unicodedata.east_asian_width(c) in ("W", "F") for c in text)
+
+
+def fonts_for(text):
+    """The shipped fonts that draw `text`: `CJK_FONTS` when it holds Chinese, else `FONTS`."""
+    return CJK_FONTS if is_wide(text) else FONTS
+
+
+@functools.cache
+def font_characters(path):
+    """The characters a font file has glyphs for (its cmap), read once."""
+    from fontTools.ttLib import TTFont
+
+    with TTFont(path, lazy=True) as font:
+        return frozenset(map(chr, font.getBestCmap()))
+
+
+@functools.cache
+def cjk_characters():
+    """What every shipped Chinese font draws (empty when they are missing)."""
+    if not all(os.path.isfile(path) for path in CJK_FONTS):
+        return frozenset()
+    return frozenset.intersection(*(font_characters(path) for path in CJK_FONTS))
+
+
+def check_glyphs(path, text):
+    """Raises ValueError when the font at `path` has no glyph for a character of `text`: drawn, it
+    would be an empty box (or nothing), and the label would lie."""
+    missing = sorted(set(text) - font_characters(path) - {" "})
+    if missing:
+        raise ValueError(f"{os.path.basename(path)} has no glyph for {''.join(missing)!r}: it cannot draw {text!r}.")
 
 
 def arithmetic_operators(characters):
@@ -205,7 +251,9 @@ def _draw_fonts(rng, text, seed, width, height):
 
     aspect = rng.uniform(2.0, 4.5)
     native_w = max(width, int(round(height * aspect)))
-    font = rng.choice(FONTS)
+    font = rng.choice(fonts_for(text))
+    if is_wide(text):
+        check_glyphs(font, text)
     sizes = tuple(int(height * f) for f in (0.62, 0.72, 0.82))
     cache = _LOCAL.__dict__.setdefault("captchas", {})
     key = (native_w, height, font)
@@ -301,7 +349,10 @@ def _text_layer(rng, text, colours, stroke):
 def _layout(rng, text, colours, stroke):
     """Where each glyph of the text goes on its layer, and the layer's wave: every random choice
     of `_text_layer`, so that `_compose` can draw the same text with some glyphs faded."""
-    font = _font(rng.choice(FONTS), _GLYPH_SIZE)
+    path = rng.choice(fonts_for(text))
+    if is_wide(text):
+        check_glyphs(path, text)
+    font = _font(path, _GLYPH_SIZE)
     one_colour = rng.random() < 0.6
     first = colours()
     glyphs = [_glyph(rng, c, font, first if one_colour else colours(), stroke) for c in text]

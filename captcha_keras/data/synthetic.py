@@ -10,8 +10,11 @@ from captcha_keras.arithmetic import random_question
 from captcha_keras.charset import Charset
 from captcha_keras.charset import parse_length
 from captcha_keras.data.captcha_randomness import seeded_captcha_randomness
+from captcha_keras.data.styles import CJK_FONTS
 from captcha_keras.data.styles import arithmetic_operators
+from captcha_keras.data.styles import check_glyphs
 from captcha_keras.data.styles import check_style
+from captcha_keras.data.styles import is_wide
 from captcha_keras.data.styles import mix_styles
 from captcha_keras.data.styles import render_style
 from captcha_keras.data.targets import make_targets
@@ -68,6 +71,10 @@ def render_captcha(
     (64, 128, 3)
     """
     if style == "captcha":
+        if fonts is None and is_wide(text):  # the package's font holds no Chinese: the shipped faces do
+            fonts = CJK_FONTS
+        for font in fonts if fonts is not None and is_wide(text) else ():
+            check_glyphs(font, text)
         generator = _generator(width, height, fonts, font_sizes)
         with seeded_captcha_randomness(seed):
             image = generator.generate_image(text)
