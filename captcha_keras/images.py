@@ -41,7 +41,7 @@ MAX_FRAMES = 200
 # records the fusion it trained with (`RunConfig.fusion`) and its readers use
 # that one; CAPTCHA_KERAS_FUSION sets what new runs use, for measuring them.
 FUSIONS = ("salient", "darkest", "lightest", "median", "mean", "first")
-FUSION = os.environ.get("CAPTCHA_KERAS_FUSION", "salient")
+FUSION = os.environ.get("CAPTCHA_KERAS_FUSION", "mean")
 # The formats whose several frames are an animation (an MPO's are pictures of one scene).
 ANIMATED_FORMATS = ("GIF", "PNG", "WEBP")
 

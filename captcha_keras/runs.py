@@ -302,7 +302,7 @@ class RunConfig:
     style: str = "captcha"
     temperature: float = 1.0
     task: str = "text"
-    fusion: str = "salient"
+    fusion: str = "mean"
 
     @property
     def grayscale(self):

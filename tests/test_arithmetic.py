@@ -131,9 +131,6 @@ def test_a_folder_of_questions_makes_an_arithmetic_run_and_a_folder_of_words_a_t
     assert synthetic.run_config().task == "arithmetic"
 
 
-@pytest.mark.skipif(
-    not __import__("os").path.isdir(__import__("helpers").SHIPPED + "/arithmetic"), reason="TEMPORARY: model training"
-)
 def test_the_shipped_arithmetic_model_answers_through_predict_and_the_service(tmp_path, capsys):
     """saved_models/arithmetic (trained by `train_ctc.py --style arith`, which recorded the task): predict.py
     prints an answer column and the service's JSON an answer per image, the same ones, right where the text is."""

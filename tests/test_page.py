@@ -5,14 +5,17 @@ Screenshots of each state go to tests/artifacts/page/ (not committed).
 
 import base64
 import csv
+import io
 import os
 import shutil
 
+import numpy as np
 import pytest
 from bad_inputs import captcha_png
 from helpers import ROOT
 from helpers import SHIPPED
 from helpers import Server
+from PIL import Image
 
 pytestmark = pytest.mark.browser
 
@@ -44,7 +47,7 @@ def label_dir(tmp_path_factory):
 def server(tmp_path_factory, label_dir):
     models = tmp_path_factory.mktemp("page") / "models"
     models.mkdir()
-    for name in ("ctc_default", "really_simple_captcha"):
+    for name in ("ctc_default", "really_simple_captcha", "arithmetic"):
         os.symlink(os.path.join(SHIPPED, name), models / name)
     running = Server(models, "--label-dir", str(label_dir), "--label-model", "really_simple_captcha")
     yield running
@@ -85,6 +88,12 @@ def write(tmp_path, name, data):
     path = tmp_path / name
     path.write_bytes(data)
     return str(path)
+
+
+def encoded_png(array):
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def card_of(page, name):
@@ -314,3 +323,36 @@ def test_accept_every_reading_above_a_confidence_and_train_now_on_the_label_tab(
     assert button.is_disabled()
     assert page.locator("#label-caption").inner_text().startswith("Every image")
     assert preview.inner_text().startswith("0 of 0")
+
+
+def test_an_arithmetic_model_shows_the_answer_or_why_there_is_none(page, server, tmp_path):
+    from captcha_keras.data.synthetic import render_captcha
+    from captcha_keras.runs import RunConfig
+
+    config = RunConfig.load(os.path.join(SHIPPED, "arithmetic"))
+    question = render_captcha("12-5=?", seed=11, width=config.width, height=config.height, style="arith")
+    blank = np.full((config.height, config.width, 3), 255, np.uint8)
+    files = {"question.png": encoded_png(question), "blank.png": encoded_png(blank)}
+    served = {
+        name: server.post_files([(name, data)], model="arithmetic")[1]["results"][0] for name, data in files.items()
+    }
+    assert served["question.png"]["text"] == "12-5=?" and served["question.png"]["answer"] == 7
+    assert served["blank.png"]["answer"] is None and served["blank.png"]["answer_reason"]
+    page.select_option("#model", "arithmetic")
+    page.set_input_files("#files", [write(tmp_path, name, data) for name, data in files.items()])
+    assert card_text(page, "question.png") == "12-5=?"
+    assert card_of(page, "question.png").locator(".answer").inner_text() == "= 7"
+    card_of(page, "blank.png").wait_for()
+    assert (
+        card_of(page, "blank.png").locator(".answer").inner_text()
+        == f"no answer: {served['blank.png']['answer_reason']}"
+    )
+    shot(page, "10-read-arithmetic")
+    # The history keeps each answer, and each reason.
+    history = page.locator("#history")
+    assert history.locator('.card[data-file="question.png"] .answer').first.inner_text() == "= 7"
+    assert history.locator('.card[data-file="blank.png"] .answer').first.inner_text().startswith("no answer: ")
+    # A text model's cards say nothing of answers.
+    page.select_option("#model", "ctc_default")
+    page.set_input_files("#files", [write(tmp_path, "k7qx.png", captcha_png("K7QX", seed=3))])
+    assert card_text(page, "k7qx.png") == "K7QX" and card_of(page, "k7qx.png").locator(".answer").count() == 0

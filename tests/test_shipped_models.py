@@ -27,7 +27,8 @@ SEED = 2026
 # base_alnum reads `--style mix` captchas (62 characters, 4-8 long, 192x64):
 # its floor is likewise its 10,000-sample score (60.21%) less about three
 # standard errors of 2,000 (3.3 points).
-FLOORS = {"ctc_default": 0.98, "cnn_default": 0.98, "base_alnum": 0.565}
+# arithmetic (`--style arith`, 3-7 of `0-9+-x=?`): 98.76% on 10,000, less three standard errors of 2,000.
+FLOORS = {"ctc_default": 0.98, "cnn_default": 0.98, "base_alnum": 0.565, "arithmetic": 0.98}
 
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
@@ -41,6 +42,10 @@ def test_shipped_model_reads_fresh_captchas(name):
     p = recorded["sequence_accuracy"]
     tolerance = 3 * (p * (1 - p) / SAMPLES) ** 0.5 + 0.002
     assert abs(scores["sequence_accuracy"] - p) <= tolerance, (scores, recorded)
+    if "answer_accuracy" in recorded:  # the arithmetic model: its answers too, on the same questions
+        q = recorded["answer_accuracy"]
+        assert abs(scores["answer_accuracy"] - q) <= 3 * (q * (1 - q) / SAMPLES) ** 0.5 + 0.002, (scores, recorded)
+        assert scores["answer_accuracy"] >= scores["sequence_accuracy"] - 0.001  # a right text is a right answer
 
 
 def test_served_in_bfloat16_the_ctc_model_reads_as_in_float32():

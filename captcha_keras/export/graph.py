@@ -84,7 +84,7 @@ def _signed32(value):
     return tf.where(value >= 2**31, value - 2**32, value)
 
 
-def decode_rgba(contents, max_pixels, fusion="salient"):
+def decode_rgba(contents, max_pixels, fusion="mean"):
     """Decodes one encoded image to int32 RGBA `(h, w, 4)`, opaque where it has no alpha.
 
     Raises (when run) `InvalidArgumentError` for bytes that are not a PNG,

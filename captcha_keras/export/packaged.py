@@ -27,6 +27,7 @@ PACKAGED_MODELS = {
     "ctc_default": READING_FILES,
     "base_alnum": READING_FILES + (BEST_MODEL_FILE,),
     "really_simple_captcha": READING_FILES,
+    "arithmetic": READING_FILES,
 }
 
 
