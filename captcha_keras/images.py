@@ -103,17 +103,9 @@ def load_image(source, max_pixels=None, formats=None, fusion=None):
             raise ImageTooLarge(
                 f"{name}: {width}x{height} is {width * height:,} pixels, more than the {max_pixels:,} allowed."
             )
-        # A phone's JPEG (MPO) holds several pictures too, but a browser shows its first.
-        if image.format in ANIMATED_FORMATS and getattr(image, "is_animated", False):
+        if is_animation(image):
             frames = count_frames(image, source if name == "<bytes>" else name, name)
-            budget = max_pixels if max_pixels is not None else Image.MAX_IMAGE_PIXELS
-            if frames > MAX_FRAMES:
-                raise ImageTooLarge(f"{name}: an animation of more than the {MAX_FRAMES} frames allowed.")
-            if budget is not None and frames * width * height > budget:
-                raise ImageTooLarge(
-                    f"{name}: {frames} frames of {width}x{height} are {frames * width * height:,} pixels, "
-                    f"more than the {budget:,} allowed."
-                )
+            check_animation(frames, width, height, max_pixels, name)
             fused = fuse_frames(read_frames(image, frames), fusion)
             image.close()
             return fused
@@ -125,6 +117,25 @@ def load_image(source, max_pixels=None, formats=None, fusion=None):
         if image is not None:
             image.close()
         raise _image_error(name, error, formats) from None
+
+
+def is_animation(image):
+    """Whether an open image is an animation to fuse: a GIF, PNG or WebP of several frames (a
+    phone's JPEG, MPO, holds several pictures too, but a browser shows its first)."""
+    return image.format in ANIMATED_FORMATS and getattr(image, "is_animated", False)
+
+
+def check_animation(frames, width, height, max_pixels, name):
+    """Raises `ImageTooLarge` for more than `MAX_FRAMES` frames, or for frames x screen pixels past
+    `max_pixels` (None: Pillow's bomb limit)."""
+    budget = max_pixels if max_pixels is not None else Image.MAX_IMAGE_PIXELS
+    if frames > MAX_FRAMES:
+        raise ImageTooLarge(f"{name}: an animation of more than the {MAX_FRAMES} frames allowed.")
+    if budget is not None and frames * width * height > budget:
+        raise ImageTooLarge(
+            f"{name}: {frames} frames of {width}x{height} are {frames * width * height:,} pixels, "
+            f"more than the {budget:,} allowed."
+        )
 
 
 def count_frames(image, source, name):

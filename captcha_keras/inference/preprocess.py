@@ -4,12 +4,11 @@ import os
 
 import numpy as np
 
-from captcha_keras.images import ANIMATED_FORMATS
-from captcha_keras.images import MAX_FRAMES
 from captcha_keras.images import ImageError
-from captcha_keras.images import ImageTooLarge
 from captcha_keras.images import array_to_image
+from captcha_keras.images import check_animation
 from captcha_keras.images import fuse_frames
+from captcha_keras.images import is_animation
 from captcha_keras.images import load_image
 from captcha_keras.images import read_frames
 from captcha_keras.images import to_model_input
@@ -31,15 +30,8 @@ def preprocess(source, config, max_pixels=None, formats=None):
         image = array_to_image(source)
     elif hasattr(source, "convert"):
         image = source
-        if source.format in ANIMATED_FORMATS and getattr(source, "is_animated", False):  # as a file's frames
-            frames, (width, height) = source.n_frames, source.size
-            if frames > MAX_FRAMES:
-                raise ImageTooLarge(f"{source_name(source)}: more than the {MAX_FRAMES} frames allowed.")
-            if max_pixels is not None and frames * width * height > max_pixels:
-                raise ImageTooLarge(
-                    f"{source_name(source)}: {frames} frames of {width}x{height} are more than the "
-                    f"{max_pixels:,} pixels allowed."
-                )
+        if is_animation(source):  # an open animation: its frames, as a file's
+            check_animation(source.n_frames, *source.size, max_pixels, source_name(source))
             image = fuse_frames(read_frames(source), config.fusion)
     else:
         image = load_image(source, max_pixels=max_pixels, formats=formats, fusion=config.fusion)
